@@ -73,7 +73,11 @@ type Original struct {
 	MTI              string
 	STAN             string
 	TransmissionTime time.Time
-	AcquirerID       string
+	AcquirerID       string // empty: the request's own AcquirerID
+	// ProcessingCode is the original's DE3, which a reversal repeats
+	// (e.g. 200000 when reversing a Bank A online refund). Empty means
+	// 000000. Not part of DE90.
+	ProcessingCode string
 }
 
 // ThreeDS is 3-D Secure authentication data.

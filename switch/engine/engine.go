@@ -1,0 +1,300 @@
+// Package engine is the switch's payment engine: the payment state machine
+// (Decide) and the orchestration of every operation the gateway asks for
+// (authorize, capture, void, refund) and of the reversals the switch owes
+// on its own (timeouts, late approvals).
+//
+// The engine's one unbreakable rule is write-ahead: the journal record of an
+// operation — with everything needed to reverse or repeat it later — is
+// durable before the first byte of its message is handed to a bank link. A
+// debt to a bank (a reversal after a timeout, a void, a completion, a refund
+// advice) is queued in the journal's store-and-forward table in the same
+// transaction that records it, before the caller hears anything.
+//
+// The engine depends only on the small interfaces declared here (Link,
+// Router, CardVault) plus the journal's Store; cmd/switchd wires the
+// concrete bank links, routing table and vault.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/moov-io/iso8583"
+	"github.com/oklog/ulid/v2"
+	"github.com/rs/zerolog"
+
+	"github.com/acquirer/h2hswitch/specs"
+	"github.com/acquirer/h2hswitch/switch/banklink"
+	"github.com/acquirer/h2hswitch/switch/currency"
+	"github.com/acquirer/h2hswitch/switch/journal"
+)
+
+// Link is one bank's host-to-host link (switch/banklink.Link satisfies it).
+// Send's errors must say whether the request surely never left (NotSent
+// in Bank.NotSent) or may have reached the bank.
+type Link interface {
+	// Send writes the request and waits for its response.
+	Send(ctx context.Context, msg *iso8583.Message) (*iso8583.Message, error)
+	// NextSTAN allocates a STAN not outstanding on this link.
+	NextSTAN(ctx context.Context) (string, error)
+	// Usable reports whether the link has a signed-on connection.
+	Usable() bool
+}
+
+// CardVault seals card data for the journal (journal/cardvault.Vault).
+type CardVault interface {
+	Seal(aad, pan, expiry string) (keyID uint32, ciphertext []byte, err error)
+	Open(aad string, keyID uint32, ciphertext []byte) (pan, expiry string, err error)
+	Hash(pan string) string
+}
+
+// RouteInput is what the routing table decides on. PANPrefix is at most the
+// first 11 digits of the PAN: the router never needs more.
+type RouteInput struct {
+	PANPrefix  string
+	Brand      string
+	Amount     int64
+	Currency   string
+	MerchantID string
+	MCC        string
+	Type       PaymentType
+}
+
+// RouteDecision is the routing table's answer: the rule that matched ("" and
+// NoRoute when none did) and the banks to try, in order. The engine skips
+// banks that are not usable at the moment of sending.
+type RouteDecision struct {
+	Rule    string
+	Banks   []string
+	NoRoute bool
+}
+
+// Router chooses the banks for a new payment (routing.Holder, through an
+// adapter in cmd/switchd). usable tells it which banks can take traffic now.
+type Router interface {
+	Route(in RouteInput, usable func(bank string) bool) RouteDecision
+}
+
+// Bank is one acquiring bank as the engine sees it.
+type Bank struct {
+	Name       string
+	Dialect    *specs.Dialect
+	Link       Link
+	AcquirerID string // DE32
+	// CutOff is the bank's daily clearing cut-off as a time of day in
+	// Dialect.Location (Bank A 23h, Bank B 21h): a purchase can be voided
+	// until the first cut-off after its approval.
+	CutOff time.Duration
+	// NotSent reports whether an error from Link.Send proves the request
+	// never reached the bank. Any other error is taken as "maybe sent" and
+	// owes a reversal. Nil: banklink.NotSent.
+	NotSent func(error) bool
+	// SyncTimeout bounds the one synchronous attempt of an advice (capture,
+	// void, Bank B refund) before the answer goes back upstream; the SAF
+	// worker repeats it afterwards. Zero: 10 s.
+	SyncTimeout time.Duration
+	// RepeatInterval is the delay before an unacknowledged reversal or
+	// advice is repeated (Bank A at most every 30 s, Bank B 20 s).
+	RepeatInterval time.Duration
+}
+
+// Config wires an Engine.
+type Config struct {
+	Store  journal.Store
+	Vault  CardVault
+	Router Router
+	Banks  []Bank
+	// Reasons maps bank response codes onto normalized reasons.
+	Reasons ReasonMapper
+	// Owner names this process as a SAF lease owner (e.g. host:pid); it
+	// must differ between processes sharing a journal. Empty: generated.
+	Owner  string
+	Logger zerolog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Engine runs payments. It is safe for concurrent use.
+type Engine struct {
+	store   journal.Store
+	vault   CardVault
+	router  Router
+	reasons ReasonMapper
+	owner   string
+	banks   map[string]*Bank
+	log     zerolog.Logger
+	now     func() time.Time
+	ccy     *currency.Table
+
+	// locks serializes operations on one payment inside this process; the
+	// journal's optimistic versions serialize across processes.
+	locksMu sync.Mutex
+	locks   map[string]*paymentLock
+
+	// unanswered indexes operations that may have reached a bank without
+	// an answer (bank + STAN -> operation id), so that a late response is
+	// matched without scanning the journal. Entries expire after
+	// lateWindow; after a restart the journal scan is the fallback (the
+	// reversal itself is durable either way).
+	lateMu     sync.Mutex
+	unanswered map[string]lateEntry
+}
+
+type lateEntry struct {
+	opID string
+	at   time.Time
+}
+
+// lateWindow is how long a late response is matched through the in-memory
+// index (banklink keeps a timed-out STAN reserved for as long by default).
+const lateWindow = 10 * time.Minute
+
+func lateKey(bank, stan string) string { return bank + "/" + stan }
+
+// rememberUnanswered indexes op for HandleUnsolicited.
+func (e *Engine) rememberUnanswered(op *journal.Operation) {
+	now := e.now()
+	e.lateMu.Lock()
+	defer e.lateMu.Unlock()
+	for k, v := range e.unanswered {
+		if now.Sub(v.at) > lateWindow {
+			delete(e.unanswered, k)
+		}
+	}
+	e.unanswered[lateKey(op.Bank, op.STAN)] = lateEntry{opID: op.ID, at: now}
+}
+
+func (e *Engine) lookupUnanswered(bank, stan string) (string, bool) {
+	e.lateMu.Lock()
+	defer e.lateMu.Unlock()
+	v, ok := e.unanswered[lateKey(bank, stan)]
+	if !ok || e.now().Sub(v.at) > lateWindow {
+		return "", false
+	}
+	return v.opID, true
+}
+
+type paymentLock struct {
+	ch   chan struct{}
+	refs int
+}
+
+// New validates cfg and builds an Engine.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("engine: config: Store is required")
+	}
+	if cfg.Vault == nil {
+		return nil, errors.New("engine: config: Vault is required")
+	}
+	if cfg.Router == nil {
+		return nil, errors.New("engine: config: Router is required")
+	}
+	if cfg.Reasons == nil {
+		return nil, errors.New("engine: config: Reasons is required")
+	}
+	if len(cfg.Banks) == 0 {
+		return nil, errors.New("engine: config: at least one bank is required")
+	}
+	e := &Engine{
+		store:      cfg.Store,
+		vault:      cfg.Vault,
+		router:     cfg.Router,
+		reasons:    cfg.Reasons,
+		owner:      cfg.Owner,
+		banks:      make(map[string]*Bank, len(cfg.Banks)),
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		ccy:        currency.New(),
+		locks:      make(map[string]*paymentLock),
+		unanswered: make(map[string]lateEntry),
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.owner == "" {
+		id, err := e.newID("engine_")
+		if err != nil {
+			return nil, err
+		}
+		e.owner = id
+	}
+	for i := range cfg.Banks {
+		b := cfg.Banks[i]
+		switch {
+		case b.Name == "":
+			return nil, fmt.Errorf("engine: config: banks[%d].name is empty", i)
+		case b.Dialect == nil:
+			return nil, fmt.Errorf("engine: config: banks.%s.dialect is missing", b.Name)
+		case b.Link == nil:
+			return nil, fmt.Errorf("engine: config: banks.%s.link is missing", b.Name)
+		case b.AcquirerID == "" || len(b.AcquirerID) > 11 || !specs.IsDigits(b.AcquirerID):
+			return nil, fmt.Errorf("engine: config: banks.%s.acquirer_id must be 1..11 digits", b.Name)
+		case b.CutOff <= 0 || b.CutOff >= 24*time.Hour:
+			return nil, fmt.Errorf("engine: config: banks.%s.cut_off must be a time of day", b.Name)
+		}
+		if _, dup := e.banks[b.Name]; dup {
+			return nil, fmt.Errorf("engine: config: bank %s configured twice", b.Name)
+		}
+		if b.SyncTimeout <= 0 {
+			b.SyncTimeout = 10 * time.Second
+		}
+		if b.RepeatInterval <= 0 {
+			b.RepeatInterval = 20 * time.Second
+		}
+		if b.NotSent == nil {
+			b.NotSent = banklink.NotSent
+		}
+		e.banks[b.Name] = &b
+	}
+	return e, nil
+}
+
+// lock takes the in-process lock of one payment, waiting on ctx.
+func (e *Engine) lock(ctx context.Context, id string) (func(), error) {
+	e.locksMu.Lock()
+	l := e.locks[id]
+	if l == nil {
+		l = &paymentLock{ch: make(chan struct{}, 1)}
+		e.locks[id] = l
+	}
+	l.refs++
+	e.locksMu.Unlock()
+	release := func() {
+		e.locksMu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(e.locks, id)
+		}
+		e.locksMu.Unlock()
+	}
+	select {
+	case l.ch <- struct{}{}:
+		return func() { <-l.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, unavailable("waiting for another operation on the payment", ctx.Err())
+	}
+}
+
+// newID returns prefix + a ULID with crypto/rand entropy: sortable by time,
+// unguessable.
+func (e *Engine) newID(prefix string) (string, error) {
+	id, err := ulid.New(ulid.Timestamp(e.now()), rand.Reader)
+	if err != nil {
+		return "", fmt.Errorf("generating %s id: %w", prefix, err)
+	}
+	return prefix + id.String(), nil
+}
+
+func (e *Engine) bank(name string) (*Bank, error) {
+	b, ok := e.banks[name]
+	if !ok {
+		return nil, fmt.Errorf("bank %q is not configured", name)
+	}
+	return b, nil
+}

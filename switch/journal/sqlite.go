@@ -1,0 +1,166 @@
+package journal
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// SQLite: one file in WAL mode. Writes go through a single connection
+// (SQLite has one writer; the committer is its only user) whose transactions
+// start IMMEDIATE so that another process is waited for (busy_timeout) at
+// BEGIN rather than failing at the first write. Reads use a separate pool
+// that WAL lets run beside the writer.
+type sqliteBackend struct {
+	w *sql.DB
+	r *sql.DB
+}
+
+func sqliteDSN(path string, cfg Config, write bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "synchronous("+strings.ToUpper(cfg.Synchronous)+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	if write {
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+func openSQLite(ctx context.Context, cfg Config) (backend, error) {
+	path := cfg.DSN
+	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("journal.dsn: give the SQLite journal as a plain file path, got %q", path)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("journal: creating directory for %s: %w", path, err)
+		}
+	}
+	w, err := sql.Open("sqlite", sqliteDSN(path, cfg, true))
+	if err != nil {
+		return nil, fmt.Errorf("journal: opening sqlite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	// Create the file and switch it to WAL before readers open it.
+	if err := w.PingContext(ctx); err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("journal: opening sqlite %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("journal: restricting permissions of %s: %w", path, err)
+	}
+	var mode string
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
+		_ = w.Close()
+		return nil, fmt.Errorf("journal: sqlite %s is not in WAL mode (%q): %v", path, mode, err)
+	}
+	r, err := sql.Open("sqlite", sqliteDSN(path, cfg, false))
+	if err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("journal: opening sqlite %s for reading: %w", path, err)
+	}
+	r.SetMaxOpenConns(cfg.MaxConns)
+	r.SetMaxIdleConns(cfg.MaxConns)
+	return &sqliteBackend{w: w, r: r}, nil
+}
+
+func (b *sqliteBackend) name() string { return DriverSQLite }
+
+func (b *sqliteBackend) begin(ctx context.Context) (tx, error) {
+	t, err := b.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return sqlTx{t}, nil
+}
+
+func (b *sqliteBackend) reader() querier { return sqlDB{b.r} }
+
+func (b *sqliteBackend) isUnique(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+func (b *sqliteBackend) isForeignKey(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+func (b *sqliteBackend) claimSQL() string { return fmt.Sprintf(claimSQLBase, "") }
+
+func (b *sqliteBackend) ping(ctx context.Context) error { return b.r.PingContext(ctx) }
+
+func (b *sqliteBackend) close() error {
+	return errors.Join(b.r.Close(), b.w.Close())
+}
+
+// database/sql adapters.
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+type sqlDB struct{ db *sql.DB }
+
+func (d sqlDB) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := d.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (d sqlDB) query(ctx context.Context, q string, args ...any) (rowIter, error) {
+	rows, err := d.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
+
+type sqlTx struct{ t *sql.Tx }
+
+func (t sqlTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := t.t.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (t sqlTx) query(ctx context.Context, q string, args ...any) (rowIter, error) {
+	rows, err := t.t.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
+
+func (t sqlTx) commit(context.Context) error { return t.t.Commit() }
+
+func (t sqlTx) rollback(context.Context) error {
+	err := t.t.Rollback()
+	if errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
+	return err
+}
