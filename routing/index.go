@@ -1,6 +1,6 @@
 package routing
 
-import "slices"
+import "math/bits"
 
 // binIndex finds, for a card's leading digits, the rules whose bins hold
 // it, in rule order, with memory linear in the number of bins entries.
@@ -18,20 +18,29 @@ import "slices"
 // work. Each node's entries are kept in rule order and the lists met on the
 // path are merged, which preserves first-match order across rules.
 type binIndex struct {
-	nodes []trieNode
-	// entries are grouped by node (trieNode.off, .cnt), each group in rule
+	// nodes is the frozen trie in breadth-first order: a node's children
+	// are consecutive, found from first and the digit bit mask, so a node
+	// takes 16 bytes and the upper levels share a few cache lines.
+	nodes []node
+	// entries are grouped by node (node.off, .cnt), each group in rule
 	// order.
 	entries []binEntry
-	// pending collects entries with their node while the table is built.
+
+	// Build-time state, dropped by freeze.
+	build   []buildNode
 	pending []pendingEntry
 }
 
-// trieNode keeps its children inline (48 bytes), so that each level of a
-// lookup touches one node; a child index of 0 means no child (the root is
-// never a child).
-type trieNode struct {
-	kids     [10]int32
-	off, cnt int32
+type node struct {
+	first    int32 // index of the first child
+	off, cnt int32 // the node's entries
+	mask     uint16
+}
+
+// buildNode is a node while the table is built; a child index of 0 means
+// no child (the root is never a child).
+type buildNode struct {
+	kids [10]int32
 }
 
 // binEntry is one bins entry of a rule: the n-digit values lo..hi (equal
@@ -43,16 +52,16 @@ type binEntry struct {
 }
 
 type pendingEntry struct {
-	node int32
+	node int32 // build node
 	e    binEntry
 }
 
 // newBinIndex sizes the build for entries bins entries: a typical table
 // needs about three nodes per entry (shared upper levels, a few private
-// lower ones), so most tables build without growing the node slice.
+// lower ones).
 func newBinIndex(entries int) binIndex {
 	return binIndex{
-		nodes:   make([]trieNode, 1, 3*entries+64),
+		build:   make([]buildNode, 1, 3*entries+64),
 		pending: make([]pendingEntry, 0, entries),
 	}
 }
@@ -77,22 +86,38 @@ func (x *binIndex) add(br binRange, ri int32) {
 	}
 	cur := int32(0)
 	for i := 0; i < n && lo[i] == hi[i]; i++ {
-		next := x.nodes[cur].kids[lo[i]]
+		next := x.build[cur].kids[lo[i]]
 		if next == 0 {
-			x.nodes = append(x.nodes, trieNode{})
-			next = int32(len(x.nodes) - 1)
-			x.nodes[cur].kids[lo[i]] = next
+			x.build = append(x.build, buildNode{})
+			next = int32(len(x.build) - 1)
+			x.build[cur].kids[lo[i]] = next
 		}
 		cur = next
 	}
 	x.pending = append(x.pending, pendingEntry{node: cur, e: binEntry{lo: br.lo, hi: br.hi, rule: ri, n: br.n}})
 }
 
-// freeze groups the entries by node, keeping rule order within a node (a
-// stable counting sort), and drops the build-time data.
+// freeze lays the trie out breadth-first and groups the entries by node,
+// keeping rule order within a node (a stable counting sort).
 func (x *binIndex) freeze() {
+	n := len(x.build)
+	x.nodes = make([]node, n)
+	newIdx := make([]int32, n) // build index -> frozen index
+	order := make([]int32, 1, n)
+	for h := 0; h < len(order); h++ {
+		b := &x.build[order[h]]
+		newIdx[order[h]] = int32(h)
+		nd := &x.nodes[h]
+		nd.first = int32(len(order))
+		for dgt, k := range b.kids {
+			if k != 0 {
+				nd.mask |= 1 << dgt
+				order = append(order, k)
+			}
+		}
+	}
 	for _, p := range x.pending {
-		x.nodes[p.node].cnt++
+		x.nodes[newIdx[p.node]].cnt++
 	}
 	off := int32(0)
 	for i := range x.nodes {
@@ -102,16 +127,11 @@ func (x *binIndex) freeze() {
 	}
 	x.entries = make([]binEntry, len(x.pending))
 	for _, p := range x.pending {
-		nd := &x.nodes[p.node]
+		nd := &x.nodes[newIdx[p.node]]
 		x.entries[nd.off+nd.cnt] = p.e
 		nd.cnt++
 	}
-	x.pending = nil
-	if len(x.nodes) < cap(x.nodes)/2 {
-		x.nodes = slices.Clone(x.nodes) // the size estimate was generous
-	} else {
-		x.nodes = slices.Clip(x.nodes)
-	}
+	x.build, x.pending = nil, nil
 }
 
 // maxLists is how many entry lists one lookup can meet: the root's and one
@@ -131,9 +151,10 @@ func (x *binIndex) walk(d *digits, out *[maxLists][]binEntry) int {
 		if i == d.n {
 			return nl
 		}
-		cur = nd.kids[d.d[i]]
-		if cur == 0 {
+		bit := uint16(1) << d.d[i]
+		if nd.mask&bit == 0 {
 			return nl
 		}
+		cur = nd.first + int32(bits.OnesCount16(nd.mask&(bit-1)))
 	}
 }

@@ -23,7 +23,8 @@ import (
 )
 
 func main() {
-	if err := newCommand().Execute(); err != nil {
+	cmd, _ := newCommand()
+	if err := cmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "banksim:", err)
 		os.Exit(1)
 	}
@@ -39,19 +40,21 @@ type flags struct {
 	seed                                                   uint64
 }
 
-func newCommand() *cobra.Command {
-	var f flags
+// newCommand builds the command; the flags it binds are returned for tests.
+func newCommand() (*cobra.Command, *flags) {
+	f := new(flags)
 	cmd := &cobra.Command{
 		Use:   "banksim",
 		Short: "Reference bank host simulator (ISO 8583 h2h87-ascii / h2h87-binary)",
 		Long: `banksim simulates an acquiring bank's host-to-host ISO 8583 host.
 Outcomes are chosen by the request: test cards and the last two digits of the
-amount (see docs/simulator.md). Flags override the YAML file given by --config.`,
+amount (see docs/simulator.md). Flags override the YAML file given by --config;
+card_rules (test PANs with a fixed answer) are set in that file only.`,
 		Example: `  banksim --dialect h2h87-ascii --listen 127.0.0.1:9001 --control 127.0.0.1:9101
   banksim --config configs/banksim-b.yaml --echo-interval 5s`,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd, f)
+			return run(cmd, *f)
 		},
 	}
 	fl := cmd.Flags()
@@ -72,15 +75,65 @@ amount (see docs/simulator.md). Flags override the YAML file given by --config.`
 	fl.StringToStringVar(&f.amountRules, "amount-rule", nil, "override an amount rule: last two digits=code|approve|close|late|silent, e.g. 51=05")
 	fl.Uint64Var(&f.seed, "auth-code-seed", 0, "seed of authorization codes and network transaction IDs")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	return cmd
+	return cmd, f
 }
 
 func run(cmd *cobra.Command, f flags) error {
+	fc, err := buildConfig(cmd, f)
+	if err != nil {
+		return err
+	}
+	lvl, err := zerolog.ParseLevel(fc.LogLevel)
+	if err != nil {
+		return fmt.Errorf("log_level: %w", err)
+	}
+	log := zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Logger()
+	fc.Config.Logger = log
+	sim, err := banksim.New(fc.Config)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := sim.Start(ctx); err != nil {
+		return err
+	}
+	defer sim.Close()
+
+	errc := make(chan error, 1)
+	var srv *http.Server
+	if fc.Control != "" {
+		ln, err := net.Listen("tcp", fc.Control)
+		if err != nil {
+			return fmt.Errorf("control: listening on %s: %w", fc.Control, err)
+		}
+		srv = &http.Server{Handler: control.NewHandler(sim, log), ReadHeaderTimeout: 5 * time.Second}
+		log.Info().Str("addr", ln.Addr().String()).Msg("control API listening")
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("control API: %w", err)
+		}
+	}
+	log.Info().Msg("shutting down")
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}
+	return sim.Close()
+}
+
+// buildConfig merges the YAML file (if any) and the flags the user set.
+func buildConfig(cmd *cobra.Command, f flags) (banksim.FileConfig, error) {
 	var fc banksim.FileConfig
 	if f.config != "" {
 		var err error
 		if fc, err = banksim.LoadConfigFile(f.config); err != nil {
-			return err
+			return fc, err
 		}
 	}
 	changed := cmd.Flags().Changed
@@ -117,7 +170,7 @@ func run(cmd *cobra.Command, f flags) error {
 		for cur, v := range f.feeFixed {
 			var n int64
 			if _, err := fmt.Sscan(v, &n); err != nil {
-				return fmt.Errorf("--fee-fixed %s: %q is not an integer", cur, v)
+				return fc, fmt.Errorf("--fee-fixed %s: %q is not an integer", cur, v)
 			}
 			cfg.Fees.FixedPerSale[strings.ToUpper(cur)] = n
 		}
@@ -145,47 +198,5 @@ func run(cmd *cobra.Command, f flags) error {
 	if changed("log-level") || fc.LogLevel == "" {
 		fc.LogLevel = f.logLevel
 	}
-	lvl, err := zerolog.ParseLevel(fc.LogLevel)
-	if err != nil {
-		return fmt.Errorf("log_level: %w", err)
-	}
-	log := zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Logger()
-	cfg.Logger = log
-
-	sim, err := banksim.New(*cfg)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := sim.Start(ctx); err != nil {
-		return err
-	}
-	defer sim.Close()
-
-	errc := make(chan error, 1)
-	var srv *http.Server
-	if fc.Control != "" {
-		ln, err := net.Listen("tcp", fc.Control)
-		if err != nil {
-			return fmt.Errorf("control: listening on %s: %w", fc.Control, err)
-		}
-		srv = &http.Server{Handler: control.NewHandler(sim, log), ReadHeaderTimeout: 5 * time.Second}
-		log.Info().Str("addr", ln.Addr().String()).Msg("control API listening")
-		go func() { errc <- srv.Serve(ln) }()
-	}
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("control API: %w", err)
-		}
-	}
-	log.Info().Msg("shutting down")
-	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}
-	return sim.Close()
+	return fc, nil
 }

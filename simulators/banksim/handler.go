@@ -10,22 +10,26 @@ import (
 )
 
 // Required request fields, from bank-a-h2h.md's message table (Bank B:
-// "as Bank A's for the same use").
+// "as Bank A's for the same use"). Read-only.
 var (
-	reqAuth       = []int{2, 3, 4, 7, 11, 12, 13, 14, 18, 22, 25, 32, 37, 41, 42, 43, 49}
-	reqRefund     = []int{2, 3, 4, 7, 11, 12, 13, 14, 18, 22, 25, 32, 37, 41, 42, 43, 49, 90}
-	reqAdvice     = []int{2, 3, 4, 7, 11, 12, 13, 18, 32, 37, 38, 41, 42, 49, 90}
-	reqReversal   = []int{2, 3, 4, 7, 11, 32, 37, 41, 42, 49, 90}
-	reqNetwork    = []int{7, 11, 70}
-	echoedFields  = []int{3, 4, 7, 11, 37, 41, 42, 49}
+	reqAuth      = []int{2, 3, 4, 7, 11, 12, 13, 14, 18, 22, 25, 32, 37, 41, 42, 43, 49}
+	reqRefund    = []int{2, 3, 4, 7, 11, 12, 13, 14, 18, 22, 25, 32, 37, 41, 42, 43, 49, 90}
+	reqAdvice    = []int{2, 3, 4, 7, 11, 12, 13, 18, 32, 37, 38, 41, 42, 49, 90}
+	reqReversal  = []int{2, 3, 4, 7, 11, 32, 37, 41, 42, 49, 90}
+	reqNetwork   = []int{7, 11, 70}
+	echoedFields = []int{3, 4, 7, 11, 37, 41, 42, 49}
+)
+
+const (
 	procPurchase  = "000000"
 	procRefund    = "200000"
-	errFormat     = errors.New("format error")
 	codeFormat    = "30"
 	codeInvalid   = "12"
 	codeIssuerOff = "91"
 	codeMerchant  = "03"
 )
+
+var errFormat = errors.New("format error")
 
 // isResponse reports an MTI whose function digit is odd (x1xx response,
 // x3xx advice response, ...): the switch answering something. Only even

@@ -281,6 +281,15 @@ func TestStandInAdvices(t *testing.T) {
 			comp := c.follow("0220", "000000", porig, 5000, "")
 			comp.Set(38, "SI0002")
 			code(t, c, comp, "00")
+			// The stand-in purchase can be voided by reference to its 0200;
+			// a reversal naming it as a preauth finds nothing.
+			wrong := c.reversal(orig, false, "", nil)
+			wrong.Set(90, "0100"+wrong.Get(90)[4:])
+			code(t, c, wrong, "25")
+			code(t, c, c.reversal(orig, false, "", nil), "00")
+			if tx, _ := s.Ledger().ByRRN(orig.Get(37)); tx.State != ledger.StateReversed {
+				t.Fatalf("stand-in purchase after reversal: %s", tx.State)
+			}
 		})
 	}
 }

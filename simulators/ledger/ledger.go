@@ -430,7 +430,10 @@ func (l *Ledger) Reverse(rv ReversalRequest) string {
 		f.Reversed, f.ReversedBy = true, rv.STAN
 		return CodeApproved
 	}
-	if rv.OriginalMTI != "" && rv.OriginalMTI != t.MTI {
+	// DE90's MTI must name the same kind of message: 01xx for a
+	// pre-authorization (0100, or the 0120 advice of a stand-in one), 02xx
+	// for a purchase (0200 or its 0220 advice).
+	if rv.OriginalMTI != "" && (len(rv.OriginalMTI) != 4 || rv.OriginalMTI[:2] != t.MTI[:2]) {
 		return CodeNotFound
 	}
 	for _, s := range t.ReversalSTANs {

@@ -63,7 +63,7 @@ func fixture(t *testing.T) *ledger.Ledger {
 		RRN: "633100000205", LocalTime: at(27, 20, 30, 0), Amount: 30000, Original: pa1}); c != "00" {
 		t.Fatal(c)
 	}
-	approve(ledger.KindPreauth, "000206", "AUTH06", at(27, 10, 0, 0), 5000)  // never completed
+	approve(ledger.KindPreauth, "000206", "AUTH06", at(27, 10, 0, 0), 5000)   // never completed
 	approve(ledger.KindPurchase, "000207", "AUTH07", at(26, 15, 0, 0), 20000) // settled on Friday
 	approve(ledger.KindPurchase, "000208", "AUTH08", at(26, 22, 0, 0), 10000) // A: Friday; B: after 21:00, Monday
 	return l

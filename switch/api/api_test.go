@@ -880,3 +880,25 @@ func metricValue(t *testing.T, m prometheus.Metric) float64 {
 	t.Fatalf("not a counter or gauge")
 	return 0
 }
+
+// panicPayments panics inside Authorize, as a bug would.
+type panicPayments struct{ *memPayments }
+
+func (panicPayments) Authorize(context.Context, AuthorizeRequest) (*Payment, error) {
+	panic("bug with card 4000000000000010")
+}
+
+func TestPanicInEngineIsStored500(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.Payments = panicPayments{newMemPayments()} })
+	body := toJSON(t, validPayment())
+	wantError(t, h.do("POST", "/v1/payments", gwToken, body), 500, "internal_error", "")
+	// The key is completed, not left in flight: the replay answers at once.
+	start := time.Now()
+	wantError(t, h.do("POST", "/v1/payments", gwToken, body), 500, "internal_error", "")
+	if time.Since(start) > time.Second {
+		t.Error("replay waited on a key a panic left in flight")
+	}
+	if strings.Contains(h.logs.String(), "4000000000000010") {
+		t.Error("panic value logged")
+	}
+}

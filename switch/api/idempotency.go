@@ -72,7 +72,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, ri *reqInfo,
 		}
 		switch oc {
 		case IdemNew:
-			res := run(serverCtx(r))
+			res := s.safeRun(serverCtx(r), ri, run)
 			s.store(r, client, requestID, res)
 			s.release(key, f)
 			s.respond(w, ri, res.status, res.body)
@@ -108,6 +108,19 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, ri *reqInfo,
 			return
 		}
 	}
+}
+
+// safeRun runs a request's work; a panic in it becomes a stored 500 rather
+// than a key left in flight that every replay would wait on.
+func (s *Server) safeRun(ctx context.Context, ri *reqInfo, run func(ctx context.Context) outcome) (res outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error().Str("http_request_id", ri.httpID).Str("client", ri.client).Str("request_id", ri.requestID).Msg("panic while processing a request")
+			e := &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: "internal error"}
+			res = outcome{status: e.Status, body: e.body()}
+		}
+	}()
+	return run(ctx)
 }
 
 func stillInProgress() *apiError {

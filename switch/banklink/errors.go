@@ -13,6 +13,7 @@ import "errors"
 //	  ErrInvalidMessage the message cannot be sent (no MTI, bad STAN, pack error)
 //	  ErrSTANUnavailable the STAN source failed or had no free STAN
 //	  ErrClosed        the link is closing or closed
+//	  ErrCanceled      ctx ended before the request was written
 //	ErrMaybeSent the request may have reached the bank: the caller owes a
 //	  reversal (or a repeat of an advice).
 //	  ErrTimeout        no response within the bank's timeout or ctx deadline
@@ -28,6 +29,7 @@ var (
 	ErrInvalidMessage  = errors.New("banklink: invalid message")
 	ErrSTANUnavailable = errors.New("banklink: no STAN available")
 	ErrClosed          = errors.New("banklink: link closed")
+	ErrCanceled        = errors.New("banklink: context ended before the request was written")
 
 	ErrTimeout        = errors.New("banklink: no response in time")
 	ErrConnectionLost = errors.New("banklink: connection lost while request pending")

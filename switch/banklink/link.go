@@ -389,6 +389,12 @@ func (l *Link) exchange(ctx context.Context, p *pending, frame []byte, target *s
 			l.release(p)
 			return nil, err
 		}
+		if cerr := ctx.Err(); cerr != nil {
+			// Do not turn a caller that already gave up into a reversal.
+			l.unbind(p)
+			l.release(p)
+			return nil, notSent(ErrCanceled, "", cerr)
+		}
 		_, werr := s.conn.Write(frame)
 		if werr == nil {
 			break
@@ -396,7 +402,11 @@ func (l *Link) exchange(ctx context.Context, p *pending, frame []byte, target *s
 		if errors.Is(werr, connection.ErrConnectionClosed) {
 			// The connection was closed before the writer took the frame:
 			// nothing left. Try another connection.
-			l.unbind(p)
+			if !l.unbind(p) {
+				// A stray response with this STAN completed p meanwhile.
+				r := <-p.done
+				return r.msg, r.err
+			}
 			if target != nil || attempt >= l.cfg.Connections {
 				l.release(p)
 				return nil, notSent(ErrNoConnection, "connection "+s.id+" closed before write", werr)
@@ -521,21 +531,22 @@ func (l *Link) bindLocked(p *pending, s *session) {
 	l.inFlight.Add(1)
 }
 
-// unbind returns p to the reserved state after a write that never happened.
-func (l *Link) unbind(p *pending) {
+// unbind returns p to the reserved state after a write that never
+// happened. It returns false if p is no longer pending.
+func (l *Link) unbind(p *pending) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.pending[p.stan] == p && p.sess != nil {
-		l.unbindLocked(p)
-		p.state = stateReserved
+	if l.pending[p.stan] != p {
+		return false
 	}
-}
-
-func (l *Link) unbindLocked(p *pending) {
-	p.sess.inflight--
-	l.inFlight.Add(-1)
-	p.sess = nil
-	l.notifyLocked()
+	if p.sess != nil {
+		p.sess.inflight--
+		l.inFlight.Add(-1)
+		p.sess = nil
+		l.notifyLocked()
+	}
+	p.state = stateReserved
+	return true
 }
 
 // release drops a request that was never written; its STAN is free at once.

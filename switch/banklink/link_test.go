@@ -797,3 +797,91 @@ func TestConfigValidationNamesKey(t *testing.T) {
 		t.Fatalf("Bank A defaults = %d conns, %s timeout", a.Connections, a.Timeout)
 	}
 }
+
+func TestSendRespectsContextDeadline(t *testing.T) {
+	d := testDialect(t, dialectA)
+	p := newPeer(t, d, nil)
+	p.setHandler(func(pc *peerConn, msg *iso8583.Message) bool {
+		mti, _ := msg.GetMTI()
+		return mti == "0200" // never answered
+	})
+	cfg := testConfig("alfa", dialectA, p.addr)
+	cfg.Timeout = 5 * time.Second
+	l := openLink(t, cfg, d)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := l.Send(ctx, purchase(t, d, "0200", ""))
+	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || !MaybeSent(err) {
+		t.Fatalf("err = %v, want ErrTimeout wrapping context.DeadlineExceeded", err)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("returned after %s; ctx deadline was 150ms", el)
+	}
+}
+
+func TestCloseDrainsInFlight(t *testing.T) {
+	d := testDialect(t, dialectB)
+	p := newPeer(t, d, nil)
+	p.requireSignOn = true
+	p.setHandler(func(pc *peerConn, msg *iso8583.Message) bool {
+		if mti, _ := msg.GetMTI(); mti == "0200" {
+			time.Sleep(300 * time.Millisecond)
+			pc.reply(msg, "00")
+			return true
+		}
+		return false
+	})
+	cfg := testConfig("sber", dialectB, p.addr)
+	cfg.Connections = 1
+	l, err := Open(cfg, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := l.WaitUsable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := send(t, l, purchase(t, d, "0200", ""))
+		done <- err
+	}()
+	p.expect(2*time.Second, "0200", func(r received) bool { return r.mti == "0200" })
+	if err := l.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("request in flight during Close: %v", err)
+	}
+	p.expect(time.Second, "sign-off after the drain", isNetwork(nmSignOff))
+}
+
+func TestCancelledContextSendsNothing(t *testing.T) {
+	d := testDialect(t, dialectA)
+	p := newPeer(t, d, nil)
+	cfg := testConfig("alfa", dialectA, p.addr)
+	cfg.Connections = 1
+	l := openLink(t, cfg, d)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := l.Send(ctx, purchase(t, d, "0200", "000077"))
+	if !errors.Is(err, ErrCanceled) || !NotSent(err) {
+		t.Fatalf("err = %v, want ErrCanceled (not sent)", err)
+	}
+	// The STAN is free again and nothing reached the bank.
+	resp, err := send(t, l, purchase(t, d, "0200", "000077"))
+	if err != nil || fieldOf(resp, 11) != "000077" {
+		t.Fatalf("resend with the same STAN: %v", err)
+	}
+	n := 0
+	for len(p.recv) > 0 {
+		if r := <-p.recv; r.mti == "0200" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("bank received %d 0200s, want 1", n)
+	}
+}

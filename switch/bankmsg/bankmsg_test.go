@@ -440,3 +440,44 @@ func TestRepeatKeepsLocalTime(t *testing.T) {
 		t.Errorf("repeat without the first attempt's local time: %v", err)
 	}
 }
+
+// One dialect value is shared by every connection of a bank link.
+func TestDialectSharedAcrossGoroutines(t *testing.T) {
+	for _, name := range []string{specs.DialectASCII, specs.DialectBinary} {
+		d := mustDialect(t, name)
+		errs := make(chan error, 8)
+		for g := 0; g < 8; g++ {
+			go func() {
+				for i := 0; i < 50; i++ {
+					r := aAuthRequest(specs.OpPurchase, "000125", "633100000125")
+					r.CVV = "123"
+					msg, err := Encode(d, r)
+					if err == nil {
+						var b []byte
+						if b, err = d.Pack(msg); err == nil {
+							_, err = d.Unpack(b)
+						}
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for g := 0; g < 8; g++ {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// The model's card sources are the keys of the dialects' entry-mode tables.
+func TestCardSourcesMatchSpecs(t *testing.T) {
+	if string(SourceKeyed) != specs.SourceKeyed || string(SourceNetworkToken) != specs.SourceNetworkToken ||
+		string(SourceCredentialOnFile) != specs.SourceCredentialOnFile {
+		t.Error("bankmsg and specs card-source names differ")
+	}
+}

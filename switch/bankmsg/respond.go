@@ -10,10 +10,6 @@ import (
 	"github.com/acquirer/h2hswitch/specs"
 )
 
-// echoedFields are the request fields every response repeats (both banks:
-// "Responses echo DE 3, 4, 7, 11, 37, 41, 42, 49 (never DE2)").
-var echoedFields = [...]int{3, 4, 7, 11, 37, 41, 42, 49}
-
 // Reply is what a responder adds to the echoed fields.
 type Reply struct {
 	ResponseCode string // DE39, required
@@ -51,7 +47,8 @@ func RespondWith(d *specs.Dialect, req *iso8583.Message, rep Reply) (*iso8583.Me
 	}
 	resp := d.NewMessage()
 	resp.MTI(respMTI)
-	for _, id := range echoedFields {
+	// Both banks: "Responses echo DE 3, 4, 7, 11, 37, 41, 42, 49 (never DE2)".
+	for _, id := range [...]int{3, 4, 7, 11, 37, 41, 42, 49} {
 		if err := copyField(req, resp, id); err != nil {
 			return nil, fmt.Errorf("building %s response: %w", respMTI, err)
 		}

@@ -267,3 +267,18 @@ func TestEnvKeyPrefersLongestField(t *testing.T) {
 		t.Errorf("envKey(banks__addr) = %q", got)
 	}
 }
+
+func TestPANKeyIDsAreIntegers(t *testing.T) {
+	text := strings.Replace(validYAML, `    "1": AAEC`, `    k1: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+    "1": AAEC`, 1)
+	_, _, err := Load(writeConfig(t, text))
+	got := problemsOf(t, err)
+	if len(got) != 1 || !strings.HasPrefix(got[0], `journal.pan_keys.k1: key id "k1" is not an integer`) {
+		t.Errorf("problems %q", got)
+	}
+	for in, ok := range map[string]bool{"1": true, "4294967295": true, "0": false, "01": false, "4294967296": false, "-1": false, "": false} {
+		if _, err := KeyID(in); (err == nil) != ok {
+			t.Errorf("KeyID(%q) err %v", in, err)
+		}
+	}
+}

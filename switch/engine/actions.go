@@ -39,7 +39,7 @@ type Refund struct {
 
 // Get returns a payment with its operations; *Error KindNotFound when the id
 // is unknown.
-func (e *Engine) Get(ctx context.Context, id string) (*Payment, error) { return e.get(ctx, id) }
+func (e *Engine) Get(ctx context.Context, id string) (*Payment, error) { return e.view(ctx, id) }
 
 // GetByRequestID returns the payment (client, requestID) created.
 func (e *Engine) GetByRequestID(ctx context.Context, client, requestID string) (*Payment, error) {
@@ -50,7 +50,18 @@ func (e *Engine) GetByRequestID(ctx context.Context, client, requestID string) (
 	if err != nil {
 		return nil, fmt.Errorf("reading payment by request_id: %w", err)
 	}
-	return e.get(ctx, p.ID)
+	return e.view(ctx, p.ID)
+}
+
+// view is get for callers outside the engine: the card's ciphertext and
+// PAN hash stay inside.
+func (e *Engine) view(ctx context.Context, id string) (*Payment, error) {
+	p, err := e.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p.Card.Ciphertext, p.Card.PANHash, p.Card.KeyID = nil, "", 0
+	return p, nil
 }
 
 func (e *Engine) get(ctx context.Context, id string) (*Payment, error) {
@@ -133,13 +144,13 @@ func (e *Engine) Capture(ctx context.Context, in OperationInput) (*Payment, erro
 	}
 	pay := payload{
 		Op: specs.OpCompletion, Amount: tr.Amount, RRN: p.RRN, AuthCode: p.AuthCode,
-		Original: originalOf(p, auth),
+		Original: originalOf(p.AcquirerID, auth),
 	}
 	p.CapturedAmount = tr.Amount
 	if err := e.adviceFlow(ctx, b, &p.Payment, journal.OpCapture, journal.SAFCompletion, in.RequestID, "", tr.Amount, auth.ID, pay); err != nil {
 		return nil, err
 	}
-	return e.get(ctx, p.ID)
+	return e.view(ctx, p.ID)
 }
 
 // Void reverses an approved purchase (in full, before the bank's cut-off)
@@ -156,7 +167,7 @@ func (e *Engine) Void(ctx context.Context, in OperationInput) (*Payment, error) 
 	if auth == nil {
 		return nil, invalidState("the payment has no authorization")
 	}
-	pay := payload{Op: specs.OpReversal, Amount: p.Amount, RRN: p.RRN, Original: originalOf(p, auth)}
+	pay := payload{Op: specs.OpReversal, Amount: p.Amount, RRN: p.RRN, Original: originalOf(p.AcquirerID, auth)}
 	if tr.Partial {
 		rem := tr.Remaining
 		pay.Replacement = &rem
@@ -168,7 +179,7 @@ func (e *Engine) Void(ctx context.Context, in OperationInput) (*Payment, error) 
 	if err := e.adviceFlow(ctx, b, &p.Payment, journal.OpVoid, journal.SAFReversal, in.RequestID, "", tr.Amount, auth.ID, pay); err != nil {
 		return nil, err
 	}
-	return e.get(ctx, p.ID)
+	return e.view(ctx, p.ID)
 }
 
 // Refund returns money on an approved purchase or a captured preauth.
@@ -196,9 +207,14 @@ func (e *Engine) Refund(ctx context.Context, in OperationInput) (*Refund, error)
 	if err != nil {
 		return nil, unavailable("allocating RRN", err)
 	}
-	pay := payload{Op: specs.OpRefund, Amount: tr.Amount, RRN: rrn, Original: originalOf(p, orig)}
+	pay := payload{Op: specs.OpRefund, Amount: tr.Amount, RRN: rrn, Original: originalOf(p.AcquirerID, orig)}
 	p.RefundedAmount += tr.Amount // reserved now; released if the bank declines
 	spec := b.Dialect.Ops[specs.OpRefund]
+	if !spec.Advice && orig.Kind == journal.OpCapture && orig.Status != journal.OpAcknowledged {
+		// An online refund needs the bank to know the completion it
+		// refers to; the completion is still being repeated.
+		return nil, unavailable("the capture is not acknowledged by the bank yet; retry the refund later", nil)
+	}
 	if spec.Advice {
 		if err := e.adviceFlow(ctx, b, &p.Payment, journal.OpRefund, journal.SAFRefundAdvice, in.RequestID, refID, tr.Amount, orig.ID, pay); err != nil {
 			return nil, err
@@ -278,14 +294,14 @@ func lastOp(ops []*journal.Operation, kind journal.OpKind) *journal.Operation {
 }
 
 // originalOf is DE90 (and the DE3 a reversal repeats) of op.
-func originalOf(p *Payment, op *journal.Operation) *bankmsg.Original {
+func originalOf(acquirerID string, op *journal.Operation) *bankmsg.Original {
 	pc := specs.ProcPurchase
 	if op.Kind == journal.OpRefund {
 		pc = specs.ProcRefund
 	}
 	return &bankmsg.Original{
 		MTI: op.MTI, STAN: op.STAN, TransmissionTime: op.TransmissionTime,
-		AcquirerID: p.AcquirerID, ProcessingCode: pc,
+		AcquirerID: acquirerID, ProcessingCode: pc,
 	}
 }
 
@@ -361,7 +377,7 @@ func (e *Engine) debt(ctx context.Context, b *Bank, p *journal.Payment, kind jou
 func (e *Engine) reversalDebt(ctx context.Context, b *Bank, p *journal.Payment, orig *journal.Operation, amount int64, replacement *int64) (*journal.Operation, *journal.SAFItem, error) {
 	pay := payload{
 		Op: specs.OpReversal, Amount: orig.Amount, RRN: orig.RRN, Replacement: replacement,
-		Original: originalOf(&Payment{Payment: *p}, orig),
+		Original: originalOf(p.AcquirerID, orig),
 	}
 	return e.debt(ctx, b, p, journal.OpReversal, journal.SAFReversal, "", "", amount, orig.ID, pay, time.Time{})
 }
@@ -380,6 +396,19 @@ func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *j
 		if err := e.store.UpdateOperation(ctx, op); err != nil { // write-ahead of the STAN
 			return false, fmt.Errorf("journaling STAN of %s: %w", op.ID, err)
 		}
+	}
+	if pay.Op == specs.OpRefund && op.RefOperationID != "" {
+		// A refund advice names the message the bank acknowledged: for a
+		// captured preauth, the completion as the bank took it — so it
+		// waits until the completion is acknowledged.
+		ref, err := e.store.GetOperation(ctx, op.RefOperationID)
+		if err != nil {
+			return false, fmt.Errorf("reading original %s of %s: %w", op.RefOperationID, op.ID, err)
+		}
+		if ref.Kind == journal.OpCapture && ref.Status != journal.OpAcknowledged {
+			return false, errWaitingForOriginal
+		}
+		pay.Original = originalOf(p.AcquirerID, ref)
 	}
 	pan, expiry, err := e.vault.Open(p.ID, p.Card.KeyID, p.Card.Ciphertext)
 	if err != nil {
@@ -441,6 +470,9 @@ func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *j
 				// reverse; the contract says it ends the repeats.
 				acked, op.Status, op.LastError = true, journal.OpAcknowledged, ""
 				op.NextAttemptAt = time.Time{}
+				// What refers to this message later (a refund's DE90)
+				// names the attempt the bank acknowledged.
+				op.TransmissionTime, op.LocalTime = req.TransmissionTime, req.LocalTime
 			case res.ResponseCode == "91" || res.ResponseCode == "96":
 				op.LastError = "bank answered " + res.ResponseCode + "; will repeat"
 			default:
@@ -548,6 +580,10 @@ func (e *Engine) onlineRefund(ctx context.Context, b *Bank, p *journal.Payment, 
 	p.RefundedAmount -= amount
 	return e.write(wctx, "recording refund decline", journal.SavePayment(p), journal.SaveOperation(op))
 }
+
+// errWaitingForOriginal: the operation cannot be sent before the one it
+// refers to is acknowledged; the SAF worker tries again later.
+var errWaitingForOriginal = errors.New("waiting for the original to be acknowledged")
 
 func (e *Engine) write(ctx context.Context, what string, muts ...journal.Mutation) error {
 	if err := e.store.Write(ctx, muts...); err != nil {

@@ -21,6 +21,11 @@ func processUntil(t *testing.T, h *harness, n int) {
 		}
 		done += k
 		if time.Now().After(deadline) {
+			items, _ := h.store.ListSAF(h.ctx, journal.SAFFilter{})
+			for _, it := range items {
+				op, _ := h.store.GetOperation(h.ctx, it.OperationID)
+				t.Logf("open SAF item %s %s state %s attempts %d last error %q; op %+v", it.ID, it.Kind, it.State, it.Attempts, it.LastError, op)
+			}
 			t.Fatalf("only %d of %d SAF items acknowledged", done, n)
 		}
 		if done < n {

@@ -149,7 +149,7 @@ func (e *Engine) Authorize(ctx context.Context, in AuthorizeInput) (*Payment, er
 			return nil, err
 		}
 		if done {
-			return e.get(ctx, p.ID)
+			return e.view(ctx, p.ID)
 		}
 	}
 	// No bank took it: nothing was sent anywhere.
@@ -158,9 +158,9 @@ func (e *Engine) Authorize(ctx context.Context, in AuthorizeInput) (*Payment, er
 	}
 	setDecline(p, issuerUnavailable(""))
 	if err := a.save(ctx); err != nil {
-		return nil, err
+		return nil, unavailable("journaling the declined payment", err)
 	}
-	return e.get(ctx, p.ID)
+	return e.view(ctx, p.ID)
 }
 
 func (e *Engine) usable(bank string) bool {

@@ -1,9 +1,14 @@
 package engine
 
 import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acquirer/h2hswitch/simulators/ledger"
 	"github.com/acquirer/h2hswitch/switch/journal"
@@ -57,6 +62,16 @@ func TestAuthorizeOutcomes(t *testing.T) {
 			}
 			if p.Card.MaskedPAN != c.pan[:6]+"******"+c.pan[12:] {
 				t.Fatalf("masked pan %q", p.Card.MaskedPAN)
+			}
+			if p.Card.Ciphertext != nil || p.Card.PANHash != "" {
+				t.Fatal("the engine returned card ciphertext or PAN hash")
+			}
+			stored, err := h.store.GetPayment(h.ctx, p.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gotPAN, gotExp, err := h.vault.Open(p.ID, stored.Card.KeyID, stored.Card.Ciphertext); err != nil || gotPAN != c.pan || gotExp != "2812" {
+				t.Fatalf("journaled card does not open to the PAN: %v", err)
 			}
 			if len(p.Operations) != 1 || p.Operations[0].Kind != journal.OpAuthorization {
 				t.Fatalf("operations = %+v", p.Operations)
@@ -119,5 +134,40 @@ func checkMessageLog(t *testing.T, h *harness, paymentID, pan string) {
 	}
 	if got := msgs[0].Fields["2"]; got != pan[:6]+"******"+pan[12:] {
 		t.Fatalf("logged DE2 = %q", got)
+	}
+}
+
+// No full PAN and no CVV ever reaches the journal's files.
+func TestNoCardDataAtRest(t *testing.T) {
+	h := newHarness(t, harnessOpts{timeout: 300 * time.Millisecond})
+	const pan, cvv = "4000000000000028", "9713"
+	for i, amount := range []int64{15000, 10099} { // approved, then timeout + reversal
+		in := purchaseInput(fmt.Sprintf("rest-%d", i), TypePurchase, amount, pan)
+		in.Card.CVV = cvv
+		p := h.authorize(in)
+		if i == 0 {
+			if _, err := h.eng.Refund(h.ctx, OperationInput{PaymentID: p.ID, Amount: i64(100)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := h.eng.ProcessSAF(h.ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(h.dbPath + "*")
+	if len(files) == 0 {
+		t.Fatal("no journal files")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(pan)) {
+			t.Errorf("%s holds the full PAN", filepath.Base(f))
+		}
+		if bytes.Contains(b, []byte("092004"+cvv)) || bytes.Contains(b, []byte(cvv)) {
+			t.Errorf("%s holds the CVV", filepath.Base(f))
+		}
 	}
 }

@@ -55,6 +55,7 @@ type harness struct {
 	t      *testing.T
 	ctx    context.Context
 	store  journal.Store
+	dbPath string
 	vault  *cardvault.Vault
 	simA   *banksim.Sim
 	simB   *banksim.Sim
@@ -80,7 +81,8 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	h := &harness{t: t, ctx: ctx}
 	dir := t.TempDir()
 
-	store, err := journal.Open(ctx, journal.Config{Driver: journal.DriverSQLite, DSN: filepath.Join(dir, "journal.db")})
+	h.dbPath = filepath.Join(dir, "journal.db")
+	store, err := journal.Open(ctx, journal.Config{Driver: journal.DriverSQLite, DSN: h.dbPath})
 	if err != nil {
 		t.Fatalf("opening journal: %v", err)
 	}

@@ -157,9 +157,13 @@ func (e *Engine) handleUnsolicited(ctx context.Context, bank string, msg *iso858
 		if err != nil {
 			return fmt.Errorf("reading operations of %s: %w", op.PaymentID, err)
 		}
+		// The reversal already owed covers it while it is queued, or if
+		// the bank reversed it (00). One the bank answered 25 (it did not
+		// know the transaction yet) does not: a new reversal is queued.
 		owed := false
 		for _, o := range all {
-			if o.Kind == journal.OpReversal && o.RefOperationID == op.ID {
+			if o.Kind == journal.OpReversal && o.RefOperationID == op.ID &&
+				(o.Status != journal.OpAcknowledged || o.ResponseCode == "00") {
 				owed = true
 			}
 		}

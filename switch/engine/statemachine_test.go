@@ -223,3 +223,32 @@ func TestVoidDeadline(t *testing.T) {
 		t.Errorf("bank B deadline = %v", got)
 	}
 }
+
+// FuzzDecide checks that no snapshot, action or amount makes the state
+// machine panic or break its invariants.
+func FuzzDecide(f *testing.F) {
+	f.Add(uint8(0), uint8(1), uint8(1), int64(10000), int64(0), int64(0), int64(0), int64(5000), true, int64(0))
+	f.Add(uint8(1), uint8(3), uint8(2), int64(10000), int64(8000), int64(0), int64(5000), int64(3000), true, int64(60))
+	f.Fuzz(func(t *testing.T, ty, st, ac uint8, amount, captured, voided, refunded, amt int64, hasAmt bool, deadlineSec int64) {
+		types := []PaymentType{TypePurchase, TypePreauth}
+		statuses := []Status{StatusPending, StatusApproved, StatusDeclined, StatusCaptured, StatusVoided}
+		actions := []Action{ActionCapture, ActionVoid, ActionRefund}
+		if amount <= 0 || captured < 0 || voided < 0 || refunded < 0 || voided > amount || captured > amount-voided || refunded > amount {
+			return // not a state the journal can hold
+		}
+		s := Snapshot{
+			Type: types[int(ty)%2], Status: statuses[int(st)%5], Amount: amount,
+			CapturedAmount: captured, VoidedAmount: voided, RefundedAmount: refunded,
+		}
+		if s.Type == TypePurchase && (voided != 0 || captured != 0) || s.Status == StatusCaptured && captured == 0 || s.Status == StatusCaptured && refunded > captured {
+			return
+		}
+		now := time.Date(2026, 11, 27, 12, 0, 0, 0, almaty)
+		s.VoidDeadline = now.Add(time.Duration(deadlineSec%100000) * time.Second)
+		var a *int64
+		if hasAmt {
+			a = &amt
+		}
+		checkInvariants(t, s, actions[int(ac)%3], a, now)
+	})
+}

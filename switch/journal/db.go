@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The two drivers differ only in how they are opened, how a few statements
@@ -70,6 +71,28 @@ func rebindDollar(q string) string {
 		b.WriteByte(q[i])
 	}
 	return b.String()
+}
+
+// textArgs makes every string argument storable in a TEXT column of both
+// databases: valid UTF-8 without NUL (PostgreSQL refuses both, and a bank
+// answering garbage in DE38 must not make an approval unrecordable). Clean
+// strings are passed through without copying.
+func textArgs(args []any) []any {
+	var out []any
+	for i, a := range args {
+		s, ok := a.(string)
+		if !ok || (utf8.ValidString(s) && !strings.ContainsRune(s, 0)) {
+			continue
+		}
+		if out == nil {
+			out = append([]any(nil), args...)
+		}
+		out[i] = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	}
+	if out == nil {
+		return args
+	}
+	return out
 }
 
 // queryOne runs q and scans its first row into dest; ErrNotFound when there

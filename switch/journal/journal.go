@@ -89,6 +89,10 @@ type Store interface {
 	// ListInFlightIdempotency returns in_flight keys created at or before
 	// before, oldest first, at most limit (0: 1000): work a crash interrupted.
 	ListInFlightIdempotency(ctx context.Context, before time.Time, limit int) ([]*IdempotencyRecord, error)
+	// PurgeIdempotency deletes up to limit (0: 10000) done keys last
+	// updated before before and returns how many it deleted; call it until
+	// it returns 0. In-flight keys are never purged.
+	PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int64, error)
 
 	// NextSequence returns the next value of the named counter: 1, 2, 3 ...,
 	// never repeating, also across processes sharing one database. Counters
@@ -259,6 +263,7 @@ type PaymentFilter struct {
 	Bank          string
 	Status        PaymentStatus
 	PANHash       string
+	RRN           string    // the authorization's DE37 (clearing matching)
 	CreatedFrom   time.Time // inclusive
 	CreatedBefore time.Time // exclusive
 	AfterID       string    // keyset pagination: ids greater than this

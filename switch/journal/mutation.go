@@ -124,10 +124,48 @@ func validatePayment(p *Payment) error {
 	if c.KeyID == 0 || len(c.Ciphertext) == 0 || c.PANHash == "" || c.MaskedPAN == "" {
 		return invalid("payment card must be sealed (masked PAN, hash, key id, ciphertext)")
 	}
-	if cardvault.ContainsPAN(c.MaskedPAN) || cardvault.ContainsPAN(c.Brand) || cardvault.ContainsPAN(c.PANHash) {
+	// The hash is checked for shape, not scanned: random hex holds
+	// Luhn-valid digit runs often enough to refuse good payments.
+	if len(c.PANHash) != 64 || !isHex(c.PANHash) {
+		return invalid("payment card PAN hash must be 64 hex characters")
+	}
+	if cardvault.ContainsPAN(c.MaskedPAN) || cardvault.ContainsPAN(c.Brand) {
 		return invalid("payment card holds a full PAN outside the ciphertext")
 	}
+	if len(c.Ciphertext) > maxCiphertextLen {
+		return invalid("payment card ciphertext is %d bytes", len(c.Ciphertext))
+	}
+	return checkLengths("payment", p.ID, p.Client, p.RequestID, p.Currency, p.Merchant.ID, p.Merchant.TerminalID,
+		p.Merchant.MCC, p.Merchant.Name, p.Merchant.City, p.Merchant.Country, p.Merchant.SubMerchantID, c.MaskedPAN,
+		c.Brand, c.Source, c.Wallet, p.Bank, p.Route, p.AcquirerID, p.STAN, p.RRN, p.AuthCode, p.ResponseCode,
+		p.BankResponseCode, p.NetworkTransactionID, string(p.ReconState))
+}
+
+// maxFieldLen bounds the identifier-like text columns (ids, codes, names):
+// the API validates tighter limits; this keeps a bug from bloating the
+// journal.
+const (
+	maxFieldLen      = 128
+	maxCiphertextLen = 256
+)
+
+func checkLengths(what string, fields ...string) error {
+	for _, f := range fields {
+		if len(f) > maxFieldLen {
+			return invalid("%s field of %d bytes, limit %d", what, len(f), maxFieldLen)
+		}
+	}
 	return nil
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func paymentArgs(p *Payment) []any {
@@ -308,7 +346,8 @@ func validateOperation(op *Operation) error {
 	if op.Amount < 0 || op.Attempts < 0 || op.LatencyMS < 0 {
 		return invalid("operation amount, attempts and latency must not be negative")
 	}
-	return nil
+	return checkLengths("operation", op.ID, op.PaymentID, op.RequestID, op.RefOperationID, op.Bank, op.MTI, op.STAN,
+		op.RRN, op.Currency, op.AuthCode, op.ResponseCode, op.BankResponseCode)
 }
 
 func scanOperation(r rowIter) (*Operation, error) {
@@ -429,6 +468,9 @@ func AppendMessage(m *Message) Mutation {
 			if len(m.MTI) != 4 || !isDigits(m.MTI) {
 				return invalid("message MTI %q", cleanText(m.MTI))
 			}
+			if err := checkLengths("message", m.PaymentID, m.OperationID, m.Bank, m.STAN); err != nil {
+				return err
+			}
 			clean, changed := Sanitize(m.Fields)
 			b, err := json.Marshal(clean)
 			if err != nil {
@@ -442,7 +484,7 @@ func AppendMessage(m *Message) Mutation {
 			if at.IsZero() {
 				at = t.now
 			}
-			stan, _ := cardvault.MaskPANsIn(m.STAN)
+			stan := cleanText(m.STAN)
 			err := queryOne(ctx, t.q, `INSERT INTO messages (payment_id, operation_id, bank, direction, mti, stan, fields, sanitized, at_us)
  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, []any{m.PaymentID, m.OperationID, m.Bank, string(m.Direction), m.MTI, stan,
 				string(fieldsRaw), sanitized, toUS(at)}, &id)
@@ -652,6 +694,9 @@ func EnqueueSAF(it *SAFItem) Mutation {
 			}
 			if !validSAFKind(it.Kind) {
 				return invalid("SAF kind %q", it.Kind)
+			}
+			if err := checkLengths("SAF item", it.ID, it.Bank, it.PaymentID, it.OperationID); err != nil {
+				return err
 			}
 			if len(it.Payload) > maxPayloadLen {
 				return invalid("SAF payload is %d bytes, limit %d", len(it.Payload), maxPayloadLen)

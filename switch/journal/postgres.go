@@ -86,7 +86,7 @@ func (r pgRows) Close() { r.Rows.Close() }
 type pgPool struct{ p *pgxpool.Pool }
 
 func (p pgPool) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	tag, err := p.p.Exec(ctx, rebindDollar(q), args...)
+	tag, err := p.p.Exec(ctx, rebindDollar(q), textArgs(args)...)
 	if err != nil {
 		return 0, err
 	}
@@ -94,7 +94,7 @@ func (p pgPool) exec(ctx context.Context, q string, args ...any) (int64, error) 
 }
 
 func (p pgPool) query(ctx context.Context, q string, args ...any) (rowIter, error) {
-	rows, err := p.p.Query(ctx, rebindDollar(q), args...)
+	rows, err := p.p.Query(ctx, rebindDollar(q), textArgs(args)...)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (p pgPool) query(ctx context.Context, q string, args ...any) (rowIter, erro
 type pgTx struct{ t pgx.Tx }
 
 func (t pgTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	tag, err := t.t.Exec(ctx, rebindDollar(q), args...)
+	tag, err := t.t.Exec(ctx, rebindDollar(q), textArgs(args)...)
 	if err != nil {
 		return 0, err
 	}
@@ -112,7 +112,7 @@ func (t pgTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
 }
 
 func (t pgTx) query(ctx context.Context, q string, args ...any) (rowIter, error) {
-	rows, err := t.t.Query(ctx, rebindDollar(q), args...)
+	rows, err := t.t.Query(ctx, rebindDollar(q), textArgs(args)...)
 	if err != nil {
 		return nil, err
 	}

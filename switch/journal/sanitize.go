@@ -2,6 +2,7 @@ package journal
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/acquirer/h2hswitch/switch/journal/cardvault"
 )
@@ -90,7 +91,7 @@ func Sanitize(fields map[string]string) (map[string]string, bool) {
 			v = nv
 		}
 		if len(v) > maxLogValueLen {
-			v = v[:maxLogValueLen]
+			v = truncateUTF8(v, maxLogValueLen)
 			changed = true
 		}
 		if mv, masked := cardvault.MaskPANsIn(v); masked {
@@ -162,11 +163,22 @@ func isDigits(s string) bool {
 	return true
 }
 
-// cleanText bounds free text and masks PAN-like runs in it.
+// cleanText bounds free text, makes it valid UTF-8 (PostgreSQL refuses
+// anything else) and masks PAN-like runs in it.
 func cleanText(s string) string {
-	if len(s) > maxFreeTextLen {
-		s = s[:maxFreeTextLen]
-	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = truncateUTF8(s, maxFreeTextLen)
 	s, _ = cardvault.MaskPANsIn(s)
 	return s
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

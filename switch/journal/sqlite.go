@@ -122,7 +122,7 @@ func (r sqlRows) Close() { _ = r.Rows.Close() }
 type sqlDB struct{ db *sql.DB }
 
 func (d sqlDB) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := d.db.ExecContext(ctx, q, args...)
+	res, err := d.db.ExecContext(ctx, q, textArgs(args)...)
 	if err != nil {
 		return 0, err
 	}
@@ -130,7 +130,7 @@ func (d sqlDB) exec(ctx context.Context, q string, args ...any) (int64, error) {
 }
 
 func (d sqlDB) query(ctx context.Context, q string, args ...any) (rowIter, error) {
-	rows, err := d.db.QueryContext(ctx, q, args...)
+	rows, err := d.db.QueryContext(ctx, q, textArgs(args)...)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (d sqlDB) query(ctx context.Context, q string, args ...any) (rowIter, error
 type sqlTx struct{ t *sql.Tx }
 
 func (t sqlTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := t.t.ExecContext(ctx, q, args...)
+	res, err := t.t.ExecContext(ctx, q, textArgs(args)...)
 	if err != nil {
 		return 0, err
 	}
@@ -148,7 +148,7 @@ func (t sqlTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
 }
 
 func (t sqlTx) query(ctx context.Context, q string, args ...any) (rowIter, error) {
-	rows, err := t.t.QueryContext(ctx, q, args...)
+	rows, err := t.t.QueryContext(ctx, q, textArgs(args)...)
 	if err != nil {
 		return nil, err
 	}

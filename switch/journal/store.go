@@ -322,6 +322,9 @@ func (s *store) ListPayments(ctx context.Context, f PaymentFilter) ([]*Payment, 
 	if f.PANHash != "" {
 		add("pan_hash = ?", f.PANHash)
 	}
+	if f.RRN != "" {
+		add("rrn = ?", f.RRN)
+	}
 	if !f.CreatedFrom.IsZero() {
 		add("created_us >= ?", toUS(f.CreatedFrom))
 	}
@@ -487,6 +490,24 @@ func (s *store) ListInFlightIdempotency(ctx context.Context, before time.Time, l
 		return nil, fmt.Errorf("journal: listing in-flight keys: %w", err)
 	}
 	return out, nil
+}
+
+func (s *store) PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int64, error) {
+	if before.IsZero() {
+		return 0, invalid("purging idempotency keys needs a cut-off time")
+	}
+	if limit <= 0 {
+		limit = maxListLimit
+	}
+	var n int64
+	err := s.Write(ctx, &mut{run: func(ctx context.Context, t *txCtx) error {
+		var err error
+		n, err = t.q.exec(ctx, `DELETE FROM idempotency_keys WHERE (client, request_id) IN (
+ SELECT client, request_id FROM idempotency_keys WHERE state = ? AND updated_us < ? LIMIT ?)`,
+			string(IdemDone), toUS(before), int64(min(limit, maxListLimit)))
+		return classify(t, "purging idempotency keys", err)
+	}})
+	return n, err
 }
 
 func (s *store) NextSequence(ctx context.Context, name string) (int64, error) {

@@ -13,8 +13,8 @@ import (
 	"github.com/acquirer/h2hswitch/routing"
 	"github.com/acquirer/h2hswitch/specs/reasons"
 	"github.com/acquirer/h2hswitch/switch/api"
-	"github.com/acquirer/h2hswitch/switch/bankmsg"
 	"github.com/acquirer/h2hswitch/switch/banklink"
+	"github.com/acquirer/h2hswitch/switch/bankmsg"
 	"github.com/acquirer/h2hswitch/switch/engine"
 	"github.com/acquirer/h2hswitch/switch/journal"
 )

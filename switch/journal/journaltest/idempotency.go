@@ -70,10 +70,28 @@ func testIdempotency(t *testing.T, open Opener, _ options) {
 	if err != nil || rec.State != journal.IdemDone || rec.Method != "POST" || rec.Path != "/v1/payments" {
 		t.Fatalf("GetIdempotency: %+v %v", rec, err)
 	}
+	if n, err := s.PurgeIdempotency(ctx, time.Now().Add(-time.Hour), 0); err != nil || n != 0 {
+		t.Fatalf("purge with an old cut-off removed %d keys (%v)", n, err)
+	}
 	_, err = s.GetIdempotency(ctx, "gw", "unknown")
 	wantErr(t, "GetIdempotency unknown", err, journal.ErrNotFound)
 	_, err = s.BeginIdempotency(ctx, journal.IdempotencyBegin{Client: "gw", RequestID: "x"})
 	wantErr(t, "begin without hash", err, journal.ErrInvalid)
+
+	// Retention: done keys older than the cut-off go, in-flight ones stay.
+	n, err := s.PurgeIdempotency(ctx, time.Now().Add(time.Hour), 0)
+	if err != nil || n != 1 {
+		t.Fatalf("PurgeIdempotency removed %d keys (%v), want the one done key", n, err)
+	}
+	if _, err := s.GetIdempotency(ctx, "gw", k.RequestID); err == nil {
+		t.Fatal("purged key still readable")
+	}
+	if left, err := s.ListInFlightIdempotency(ctx, time.Time{}, 0); err != nil || len(left) != 1 {
+		t.Fatalf("in-flight keys after purge: %d %v", len(left), err)
+	}
+	if n, err := s.PurgeIdempotency(ctx, time.Now().Add(time.Hour), 0); err != nil || n != 0 {
+		t.Fatalf("second purge: %d %v", n, err)
+	}
 
 	// Completing atomically with a payment update.
 	v := testVault(t)

@@ -107,6 +107,20 @@ func testPaymentCRUD(t *testing.T, open Opener, _ options) {
 	if err != nil || len(page) != 1 || page[0].ID != list[1].ID {
 		t.Fatalf("ListPayments page: %v %v", page, err)
 	}
+	byRRN, err := s.ListPayments(ctx, journal.PaymentFilter{Bank: "alfa", RRN: "633100000123"})
+	if err != nil || len(byRRN) != 1 || byRRN[0].ID != p.ID {
+		t.Fatalf("ListPayments by RRN: %v %v", byRRN, err)
+	}
+	// A bank answering bytes that are not text must not make the outcome
+	// unrecordable.
+	again.AuthCode, again.BankResponseCode = "A1\xffC\x00", "0\x00"
+	if err := s.UpdatePayment(ctx, again); err != nil {
+		t.Fatalf("UpdatePayment with binary garbage from the bank: %v", err)
+	}
+	garbled, err := s.GetPayment(ctx, p.ID)
+	if err != nil || garbled.AuthCode != "A1\uFFFDC\uFFFD" || garbled.BankResponseCode != "0\uFFFD" {
+		t.Fatalf("garbage stored as %q %q (%v)", garbled.AuthCode, garbled.BankResponseCode, err)
+	}
 	act, err := s.CardActivity(ctx, p.Card.PANHash, time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
