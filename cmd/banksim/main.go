@@ -34,7 +34,7 @@ type flags struct {
 	config, dialect, listen, control, acquirerID, logLevel string
 	lateDelay, echoInterval, echoTimeout                   time.Duration
 	maxConns                                               int
-	feePercent, cutOff, timeZone                           string
+	feePercent, cutOff, timeZone, tlsCert, tlsKey          string
 	feeFixed, amountRules                                  map[string]string
 	holidays                                               []string
 	seed                                                   uint64
@@ -74,6 +74,8 @@ card_rules (test PANs with a fixed answer) are set in that file only.`,
 	fl.StringSliceVar(&f.holidays, "holidays", nil, "bank holidays, YYYY-MM-DD, comma separated")
 	fl.StringToStringVar(&f.amountRules, "amount-rule", nil, "override an amount rule: last two digits=code|approve|close|late|silent, e.g. 51=05")
 	fl.Uint64Var(&f.seed, "auth-code-seed", 0, "seed of authorization codes and network transaction IDs")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate file: serve TLS 1.2+ (with --tls-key); default plain TCP")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd, f
 }
@@ -191,6 +193,12 @@ func buildConfig(cmd *cobra.Command, f flags) (banksim.FileConfig, error) {
 		for k, v := range f.amountRules {
 			cfg.AmountRules[k] = v
 		}
+	}
+	if changed("tls-cert") {
+		cfg.TLSCertFile = f.tlsCert
+	}
+	if changed("tls-key") {
+		cfg.TLSKeyFile = f.tlsKey
 	}
 	if changed("auth-code-seed") {
 		cfg.AuthCodeSeed = f.seed

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,7 +83,26 @@ rules:
     banks: [alfa, sber]
 `
 
+// lockedBuffer collects the switch's log lines for the leak check.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 type running struct {
+	logs *lockedBuffer
 	base string
 	hup  chan struct{}
 	stop context.CancelFunc
@@ -96,7 +117,8 @@ func startSwitch(t *testing.T, path string) *running {
 		t.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	a, err := build(ctx, cfg, zerolog.Nop())
+	logs := &lockedBuffer{}
+	a, err := build(ctx, cfg, zerolog.New(logs).Level(zerolog.DebugLevel))
 	if err != nil {
 		stop()
 		t.Fatal(err)
@@ -105,7 +127,7 @@ func startSwitch(t *testing.T, path string) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &running{base: "http://" + ln.Addr().String(), hup: make(chan struct{}, 1), stop: stop, done: make(chan error, 1)}
+	r := &running{logs: logs, base: "http://" + ln.Addr().String(), hup: make(chan struct{}, 1), stop: stop, done: make(chan error, 1)}
 	go func() { r.done <- a.serve(ctx, ln, nil, r.hup) }()
 	t.Cleanup(func() { r.shutdown(t) })
 	return r
@@ -225,6 +247,17 @@ func TestSwitchEndToEnd(t *testing.T) {
 		t.Fatalf("lookup: %d %v", st, g)
 	}
 
+	// No answer from Bank A (amount rule 99): declined issuer_unavailable,
+	// and the reversal it owes is on the payment.
+	st, to := sw.call(t, "POST", "/v1/payments", e2eGateway, payment("e2e-3", 100099, "KZT"))
+	if st != 200 || to["status"] != "declined" || to["reason"] != "issuer_unavailable" || to["reason_code"] != 5091.0 || to["response_code"] != "91" {
+		t.Fatalf("timeout: %d %v", st, to)
+	}
+	_, tg := sw.call(t, "GET", "/v1/payments/"+to["id"].(string), e2eGateway, "")
+	if !strings.Contains(fmt.Sprint(tg["operations"]), "reversal") {
+		t.Errorf("no reversal on a timed-out payment: %v", tg["operations"])
+	}
+
 	// Operator views of the real links and table.
 	st, banks := sw.call(t, "GET", "/v1/admin/banks", e2eOperator, "")
 	if bl, _ := banks["banks"].([]any); st != 200 || len(bl) != 2 || bl[0].(map[string]any)["usable"] != true {
@@ -272,5 +305,14 @@ func TestSwitchEndToEnd(t *testing.T) {
 	st, after := sw2.call(t, "POST", "/v1/payments", e2eGateway, payment("e2e-1", 150000, "KZT"))
 	if st != 200 || after["id"] != id {
 		t.Fatalf("replay after restart: %d %v", st, after)
+	}
+	sw2.shutdown(t)
+	for _, l := range []string{sw.logs.String(), sw2.logs.String()} {
+		if strings.Contains(l, "4000000000000010") || strings.Contains(l, `"123"`) {
+			t.Errorf("card data in the switch's log:\n%s", l)
+		}
+	}
+	if !strings.Contains(sw.logs.String(), `"route":"POST /v1/payments"`) {
+		t.Error("no access log")
 	}
 }

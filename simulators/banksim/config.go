@@ -1,6 +1,7 @@
 package banksim
 
 import (
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"time"
@@ -49,6 +50,13 @@ type Config struct {
 	// Calendar is the bank's time zone, cut-off and holidays. Defaults:
 	// Asia/Almaty, 23:00 (A) or 21:00 (B).
 	Calendar calendar.Config `yaml:"calendar"`
+
+	// TLSCertFile and TLSKeyFile, when both set, make the host speak TLS
+	// (1.2 or later) as the banks do in production; test links are plain TCP.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// TLS, when set, is used instead of the files (tests build it in memory).
+	TLS *tls.Config `yaml:"-"`
 
 	// Logger receives the host's log; the zero value discards.
 	Logger zerolog.Logger `yaml:"-"`
@@ -133,6 +141,9 @@ func (cfg Config) Validate() error {
 		if !validCode(code) {
 			return fmt.Errorf("card_rules: %s: response code %q is not 2 alphanumerics", wire.MaskPAN([]byte(pan)), code)
 		}
+	}
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return fmt.Errorf("tls_cert_file, tls_key_file: set both or neither")
 	}
 	if err := cfg.Fees.Validate(); err != nil {
 		return fmt.Errorf("fees: %w", err)

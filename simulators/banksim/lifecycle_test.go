@@ -122,7 +122,7 @@ func TestCompletions(t *testing.T) {
 func TestReversals(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(d, func(t *testing.T) {
-			s := startSim(t, d, func(c *Config) { c.LateDelay = 200 * time.Millisecond })
+			s := startSim(t, d, func(c *Config) { c.LateDelay = 500 * time.Millisecond })
 			c := dialSignedOn(t, s)
 			wantMTI := "0410"
 			if d == wire.DialectBinary {

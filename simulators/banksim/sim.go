@@ -12,10 +12,11 @@
 package banksim
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -142,9 +143,16 @@ func (s *Sim) Start(ctx context.Context) error {
 		return errors.New("banksim: Start called twice or after Close")
 	}
 	var lc net.ListenConfig
+	tcfg, err := s.tlsConfig()
+	if err != nil {
+		return err
+	}
 	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("banksim: listening on %s: %w", s.cfg.Listen, err)
+	}
+	if tcfg != nil {
+		ln = tls.NewListener(ln, tcfg)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	s.ln, s.cancel = ln, cancel
@@ -160,6 +168,24 @@ func (s *Sim) Start(ctx context.Context) error {
 	}()
 	s.log.Info().Str("addr", ln.Addr().String()).Msg("bank host listening")
 	return nil
+}
+
+func (s *Sim) tlsConfig() (*tls.Config, error) {
+	if s.cfg.TLS != nil {
+		c := s.cfg.TLS.Clone()
+		if c.MinVersion < tls.VersionTLS12 {
+			c.MinVersion = tls.VersionTLS12
+		}
+		return c, nil
+	}
+	if s.cfg.TLSCertFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("banksim: loading tls_cert_file/tls_key_file: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Addr is the listening address ("" before Start).
@@ -265,11 +291,11 @@ func (s *Sim) Clearing(req settlement.Request) (string, []byte, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("building clearing file for %s: %w", req.Date, err)
 	}
-	var buf bytesBuffer
+	var buf bytes.Buffer
 	if err := settlement.Write(&buf, b, recs, req); err != nil {
 		return "", nil, fmt.Errorf("writing clearing file for %s: %w", req.Date, err)
 	}
-	return settlement.FileName(b.BankB, req.Date), buf.b, nil
+	return settlement.FileName(b.BankB, req.Date), buf.Bytes(), nil
 }
 
 func (s *Sim) bank() settlement.Bank {
@@ -278,12 +304,6 @@ func (s *Sim) bank() settlement.Bank {
 
 // Calendar is the bank's business-day calendar.
 func (s *Sim) Calendar() *calendar.Calendar { return s.cal }
-
-type bytesBuffer struct{ b []byte }
-
-func (w *bytesBuffer) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
-
-var _ io.Writer = (*bytesBuffer)(nil)
 
 func (s *Sim) acceptLoop(ctx context.Context, ln net.Listener) {
 	backoff := 5 * time.Millisecond

@@ -122,7 +122,16 @@ func (a *api) drop(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int{"dropped": a.h.DropConnections()})
 }
 
-func (a *api) getLedger(w http.ResponseWriter, _ *http.Request) {
+func (a *api) getLedger(w http.ResponseWriter, r *http.Request) {
+	if rrn := r.URL.Query().Get("rrn"); rrn != "" {
+		tx, ok := a.h.Ledger().ByRRN(rrn)
+		if !ok {
+			writeError(w, http.StatusNotFound, fmt.Errorf("rrn %q: no such transaction", rrn))
+			return
+		}
+		writeJSON(w, http.StatusOK, tx)
+		return
+	}
 	txns := a.h.Ledger().Snapshot()
 	if txns == nil {
 		txns = []ledger.Txn{}

@@ -107,6 +107,11 @@ func TestLedgerClearingHealth(t *testing.T) {
 	if !strings.Contains(string(body), `"rrn": "633100000123"`) || !strings.Contains(string(body), `"card": "400000******0010"`) {
 		t.Fatalf("ledger JSON: %s", body)
 	}
+	var one ledger.Txn
+	if err := json.Unmarshal(do(t, "GET", srv.URL+"/ledger?rrn=633100000123", "", 200), &one); err != nil || one.AuthCode != "A1B2C3" || one.State != ledger.StateAuthorized {
+		t.Fatalf("ledger by rrn: %+v %v", one, err)
+	}
+	do(t, "GET", srv.URL+"/ledger?rrn=000000000000", "", 404)
 	want := "RRN;AUTH_CODE;STAN;TERMINAL_ID;MERCHANT_ID;CARD;OPER_DATE;OPER_TIME;OPER_TYPE;AMOUNT;CURRENCY;FEE;SETTLE_AMOUNT;SETTLE_DATE;ORIG_RRN\r\n" +
 		"633100000123;A1B2C3;000123;T0000123;M00000000000123;400000******0010;27.11.2026;10:15:00;PURCHASE;1500,00;KZT;30,00;1470,00;30.11.2026;\r\n" +
 		"TOTAL;1;1500,00;30,00;1470,00\r\n"

@@ -17,20 +17,20 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "switch", Subsystem: "api", Name: "requests_total",
+			Namespace: "h2hswitch", Subsystem: "api", Name: "requests_total",
 			Help: "Upstream API requests by endpoint, payment/operation type, HTTP status and reason (decline reason or error code).",
 		}, []string{"endpoint", "type", "status", "reason"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: "switch", Subsystem: "api", Name: "request_duration_seconds",
+			Namespace: "h2hswitch", Subsystem: "api", Name: "request_duration_seconds",
 			Help:    "Upstream API request latency by endpoint.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30},
 		}, []string{"endpoint"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "switch", Subsystem: "api", Name: "in_flight_requests",
+			Namespace: "h2hswitch", Subsystem: "api", Name: "in_flight_requests",
 			Help: "Upstream API requests being served.",
 		}),
 		replays: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "switch", Subsystem: "api", Name: "idempotent_replays_total",
+			Namespace: "h2hswitch", Subsystem: "api", Name: "idempotent_replays_total",
 			Help: "POSTs answered from a stored result, by how they were found (stored, waited).",
 		}, []string{"how"}),
 	}

@@ -2,6 +2,7 @@ package banklink
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -186,7 +187,22 @@ func (d *deadlineConn) Write(p []byte) (int, error) {
 	return d.Conn.Write(p)
 }
 
-// field returns DE id as a string, "" when absent or unreadable.
+// Close closes the socket. A TLS close first sends close_notify, which can
+// stall on a peer that stopped reading; the raw socket is closed after a
+// short grace so that Close (and the link's reconnect) never hangs on it.
+func (d *deadlineConn) Close() error {
+	if tc, ok := d.Conn.(*tls.Conn); ok {
+		t := time.AfterFunc(500*time.Millisecond, func() {
+			if nc := tc.NetConn(); nc != nil {
+				nc.Close()
+			}
+		})
+		defer t.Stop()
+	}
+	return d.Conn.Close()
+}
+
+// fieldOf returns DE id as a string, "" when absent or unreadable.
 func fieldOf(msg *iso8583.Message, id int) string {
 	s, err := msg.GetString(id)
 	if err != nil {

@@ -412,11 +412,11 @@ func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *j
 	}
 	pan, expiry, err := e.vault.Open(p.ID, p.Card.KeyID, p.Card.Ciphertext)
 	if err != nil {
-		return false, fmt.Errorf("opening card data of %s: %w", p.ID, err)
+		return false, permanent(fmt.Errorf("opening card data of %s: %w", p.ID, err))
 	}
 	ccy, ok := e.ccy.ByAlpha(p.Currency)
 	if !ok {
-		return false, fmt.Errorf("payment %s: unknown currency %q", p.ID, p.Currency)
+		return false, permanent(fmt.Errorf("payment %s: unknown currency %q", p.ID, p.Currency))
 	}
 	now := e.now()
 	spec := b.Dialect.Ops[pay.Op]
@@ -432,7 +432,7 @@ func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *j
 	}
 	msg, mti, err := encode(b, req)
 	if err != nil {
-		return false, err
+		return false, permanent(err)
 	}
 	if op.Attempts == 0 || op.TransmissionTime.IsZero() {
 		// The first attempt's DE7 and local time identify the operation
@@ -580,6 +580,15 @@ func (e *Engine) onlineRefund(ctx context.Context, b *Bank, p *journal.Payment, 
 	p.RefundedAmount -= amount
 	return e.write(wctx, "recording refund decline", journal.SavePayment(p), journal.SaveOperation(op))
 }
+
+// permanentError marks a failure that no repeat can cure (the message
+// cannot be built); the SAF worker parks the item for an operator.
+type permanentError struct{ err error }
+
+func (p *permanentError) Error() string { return p.err.Error() }
+func (p *permanentError) Unwrap() error { return p.err }
+
+func permanent(err error) error { return &permanentError{err: err} }
 
 // errWaitingForOriginal: the operation cannot be sent before the one it
 // refers to is acknowledged; the SAF worker tries again later.

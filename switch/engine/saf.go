@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -94,6 +95,10 @@ func (e *Engine) processItem(ctx context.Context, it *journal.SAFItem) (bool, er
 		return true, e.store.CompleteSAF(ctx, it.ID, e.owner)
 	case op.Status == journal.OpDeclined:
 		return false, e.store.DeadSAF(ctx, it.ID, e.owner, "bank refused: "+op.ResponseCode)
+	}
+	var perm *permanentError
+	if errors.As(aerr, &perm) {
+		return false, errors.Join(aerr, e.store.DeadSAF(ctx, it.ID, e.owner, aerr.Error()))
 	}
 	why := op.LastError
 	if aerr != nil {

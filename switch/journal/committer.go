@@ -183,8 +183,13 @@ func (c *committer) run(batch []*writeReq) {
 		}
 		return
 	}
-	if len(live) == 1 {
-		live[0].res <- err
+	var me *mutationError
+	if len(live) == 1 || !errors.As(err, &me) {
+		// Begin or commit failed (database locked or gone): retrying each
+		// request alone would fail the same way, slower. All get the error.
+		for _, r := range live {
+			r.res <- err
+		}
 		return
 	}
 	for _, r := range live {
@@ -218,8 +223,8 @@ func (c *committer) apply(reqs []*writeReq) (err error) {
 	now := c.now()
 	for _, r := range reqs {
 		for _, m := range r.muts {
-			if err := m.apply(ctx, &txCtx{q: t, be: c.be, now: now}); err != nil {
-				return err
+			if err := applyOne(ctx, m, &txCtx{q: t, be: c.be, now: now}); err != nil {
+				return &mutationError{err}
 			}
 		}
 	}
@@ -227,6 +232,25 @@ func (c *committer) apply(reqs []*writeReq) (err error) {
 		return fmt.Errorf("journal: committing: %w", err)
 	}
 	return nil
+}
+
+// mutationError marks a batch failure caused by one of its mutations (as
+// opposed to the transaction itself): only then are the requests retried
+// one by one.
+type mutationError struct{ err error }
+
+func (e *mutationError) Error() string { return e.err.Error() }
+func (e *mutationError) Unwrap() error { return e.err }
+
+// applyOne runs one mutation, turning a panic (a bug) into an error so that
+// the committer goroutine, and with it every writer, survives.
+func applyOne(ctx context.Context, m Mutation, t *txCtx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("journal: internal error applying a mutation: %v", p)
+		}
+	}()
+	return m.apply(ctx, t)
 }
 
 // commitTimeout bounds one batch transaction (including waiting for locks

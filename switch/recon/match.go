@@ -9,6 +9,7 @@ import (
 	"github.com/acquirer/h2hswitch/specs/calendar"
 	"github.com/acquirer/h2hswitch/specs/clearing"
 	"github.com/acquirer/h2hswitch/switch/journal"
+	"github.com/acquirer/h2hswitch/switch/journal/cardvault"
 )
 
 // Format is a bank's clearing file format.
@@ -425,6 +426,6 @@ func clean(s string) string {
 	if strings.IndexFunc(s, func(r rune) bool { return r >= '0' && r <= '9' }) < 0 {
 		return s
 	}
-	masked, _ := maskPANs(s)
+	masked, _ := cardvault.MaskPANsIn(s)
 	return masked
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/acquirer/h2hswitch/routing"
 	"github.com/acquirer/h2hswitch/specs/reasons"
@@ -385,4 +386,23 @@ func problems(err error) ([]string, error) {
 		return out, nil
 	}
 	return []string{err.Error()}, nil
+}
+
+// StaleKeys lists the journal's in-flight idempotency keys for
+// api.Server.RecoverStaleKeys.
+type StaleKeys struct{ Store journal.Store }
+
+var _ api.StaleKeys = StaleKeys{}
+
+// StaleInFlight lists in-flight keys created at or before before.
+func (a StaleKeys) StaleInFlight(ctx context.Context, before time.Time, limit int) ([]api.StaleKey, error) {
+	recs, err := a.Store.ListInFlightIdempotency(ctx, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing in-flight idempotency keys: %w", err)
+	}
+	out := make([]api.StaleKey, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, api.StaleKey{Client: r.Client, RequestID: r.RequestID, Method: r.Method, Path: r.Path, CreatedAt: r.CreatedAt})
+	}
+	return out, nil
 }

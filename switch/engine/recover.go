@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/acquirer/h2hswitch/switch/journal"
+)
+
+// Recover settles the operations a crash left between the journal and the
+// bank: authorizations and online refunds still "pending" (journaled, maybe
+// sent, never answered). Each is treated as unanswered: its payment (or
+// refund) is declined issuer_unavailable and a reversal is queued, in one
+// write — the same as a timeout. Only operations created before
+// now-olderThan are touched, so that requests in flight in this process
+// are left alone; olderThan must exceed every bank's response timeout.
+// Queued reversals and advices need nothing: the SAF worker owns them.
+// It returns how many operations it settled.
+func (e *Engine) Recover(ctx context.Context, olderThan time.Duration) (int, error) {
+	if olderThan <= 0 {
+		return 0, invalidInput("olderThan", "recovery needs a positive age")
+	}
+	ops, err := e.store.ListOperationsByStatus(ctx, []journal.OpStatus{journal.OpPending, journal.OpSent}, e.now().Add(-olderThan), 0)
+	if err != nil {
+		return 0, fmt.Errorf("listing unfinished operations: %w", err)
+	}
+	n := 0
+	for _, op := range ops {
+		done, err := e.recoverOp(ctx, op)
+		if err != nil {
+			return n, fmt.Errorf("recovering operation %s of %s: %w", op.ID, op.PaymentID, err)
+		}
+		if done {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (e *Engine) recoverOp(ctx context.Context, op *journal.Operation) (bool, error) {
+	if op.Kind != journal.OpAuthorization && op.Kind != journal.OpRefund {
+		return false, nil // advices and reversals are queued work, not pending
+	}
+	unlock, err := e.lock(ctx, op.PaymentID)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	b, err := e.bank(op.Bank)
+	if err != nil {
+		return false, err
+	}
+	p, err := e.store.GetPayment(ctx, op.PaymentID)
+	if err != nil {
+		return false, fmt.Errorf("reading payment: %w", err)
+	}
+	const why = "no answer recorded before a restart"
+	e.log.Warn().Str("payment", p.ID).Str("operation", op.ID).Str("bank", b.Name).Str("stan", op.STAN).Msg("recovering an unfinished operation: declining and reversing")
+	if op.Kind == journal.OpAuthorization {
+		if p.Status != journal.PaymentPending {
+			// The payment was settled by a later attempt: only this
+			// attempt's possible approval needs reversing.
+			op.Status, op.LastError = journal.OpTimeout, why
+			rev, item, err := e.reversalDebt(ctx, b, p, op, op.Amount, nil)
+			if err != nil {
+				return false, err
+			}
+			return true, e.write(ctx, "queueing the reversal of a recovered attempt",
+				journal.SaveOperation(op), journal.InsertOperation(rev), journal.EnqueueSAF(item))
+		}
+		return true, e.recordUnanswered(ctx, b, p, op, why, issuerUnavailable(""))
+	}
+	// An online refund (Bank A): release the reservation and reverse it.
+	p.RefundedAmount -= op.Amount
+	if p.RefundedAmount < 0 {
+		p.RefundedAmount = 0
+	}
+	rs := issuerUnavailable("")
+	op.Status, op.ResponseCode, op.Reason, op.LastError = journal.OpTimeout, rs.ResponseCode, rs.Reason, why
+	rev, item, err := e.reversalDebt(ctx, b, p, op, op.Amount, nil)
+	if err != nil {
+		return false, err
+	}
+	return true, e.write(ctx, "recording a recovered refund and its reversal",
+		journal.SavePayment(p), journal.SaveOperation(op), journal.InsertOperation(rev), journal.EnqueueSAF(item))
+}
