@@ -39,6 +39,11 @@ import (
 const (
 	safInterval = time.Second
 	safBatch    = 64
+	// staleKeyAge is how old an in-flight idempotency key must be before it
+	// is taken for one a crash left behind: far beyond any request's life
+	// (bank timeouts with failover, replay wait, write timeout).
+	staleKeyAge      = 10 * time.Minute
+	staleKeyInterval = time.Minute
 )
 
 // app is one running switch: journal, bank links, routing table, engine and
@@ -251,6 +256,7 @@ func (a *app) serve(ctx context.Context, apiLn, metricsLn net.Listener, hup <-ch
 			a.log.Error().Err(err).Msg("SAF worker stopped")
 		}
 	})
+	wg.Go(func() { a.recoverKeys(workCtx) })
 	wg.Go(func() {
 		if err := a.router.Watch(workCtx); err != nil {
 			a.log.Error().Err(err).Msg("routing table watch stopped; SIGHUP and the reload endpoint still work")
@@ -320,6 +326,27 @@ func (a *app) serve(ctx context.Context, apiLn, metricsLn net.Listener, hup <-ch
 		runErr = nil
 	}
 	return runErr
+}
+
+// recoverKeys settles idempotency keys a crash left in flight, at start and
+// then every staleKeyInterval.
+func (a *app) recoverKeys(ctx context.Context) {
+	t := time.NewTicker(staleKeyInterval)
+	defer t.Stop()
+	for {
+		settled, left, err := a.api.RecoverStaleKeys(ctx, adapt.StaleKeys{Store: a.store}, staleKeyAge)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Error().Err(err).Msg("recovering stale idempotency keys")
+		case settled > 0 || left > 0:
+			a.log.Warn().Int("settled", settled).Int("left_for_engine", left).Msg("stale idempotency keys")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func addrOf(l net.Listener) string {

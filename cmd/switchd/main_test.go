@@ -181,7 +181,10 @@ func (r *running) waitReady(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if st, _ := r.call(t, "GET", "/readyz", "", ""); st == 200 {
+		// Ready means one bank is usable; the routing assertions need both.
+		st, _ := r.call(t, "GET", "/readyz", "", "")
+		_, b := r.call(t, "GET", "/v1/admin/banks", e2eOperator, "")
+		if st == 200 && strings.Count(fmt.Sprint(b["banks"]), "usable:true") == 2 {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)

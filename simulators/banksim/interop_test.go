@@ -84,6 +84,27 @@ func TestInteropWithSpecs(t *testing.T) {
 			if len(ntid) != 15 {
 				t.Fatalf("network transaction id %q", ntid)
 			}
+			// Partial reversal: DE90 names the purchase, DE95 what remains.
+			rev := d.NewMessage()
+			revMTI, revAns := "0400", "0410"
+			if d.SignOn {
+				revMTI, revAns = "0420", "0430"
+			}
+			rev.MTI(revMTI)
+			set(t, rev, map[int]string{
+				2: cardVisa, 3: "000000", 4: "000000150000", 7: "1127051000", 11: "000003", 32: testAcq,
+				37: "633100000002", 41: "T0000123", 42: "M00000000000123", 49: "398",
+				90: "0200" + "000002" + "1127050000" + "00000012345" + "00000000000",
+				95: "000000100000" + strings.Repeat("0", 30),
+			})
+			r = rt(rev)
+			if mti, _ := r.GetMTI(); mti != revAns || get(r, 39) != "00" {
+				t.Fatalf("reversal answer %s %q", mti, get(r, 39))
+			}
+			tx, ok := s.Ledger().ByRRN("633100000002")
+			if !ok || tx.Authorized != 100000 || tx.Cleared() != 100000 {
+				t.Fatalf("after partial reversal: %+v", tx)
+			}
 		})
 	}
 }

@@ -19,8 +19,9 @@ type memIdem struct {
 }
 
 type memIdemRec struct {
-	hash string
-	rec  IdemRecord
+	hash  string
+	begin IdemBegin
+	rec   IdemRecord
 }
 
 func newMemIdem() *memIdem { return &memIdem{keys: map[idemKey]*memIdemRec{}} }
@@ -32,7 +33,7 @@ func (m *memIdem) Begin(_ context.Context, b IdemBegin) (IdemOutcome, IdemRecord
 	r, ok := m.keys[k]
 	switch {
 	case !ok:
-		m.keys[k] = &memIdemRec{hash: b.BodyHash}
+		m.keys[k] = &memIdemRec{hash: b.BodyHash, begin: b}
 		return IdemNew, IdemRecord{}, nil
 	case r.hash != b.BodyHash:
 		return IdemConflict, r.rec, nil
@@ -205,4 +206,18 @@ func (m *memPayments) GetByRequestID(ctx context.Context, client, requestID stri
 		return nil, ErrNotFound
 	}
 	return m.Get(ctx, id)
+}
+
+// StaleInFlight lists every in-flight key (the tests control age by
+// choosing which keys exist).
+func (m *memIdem) StaleInFlight(_ context.Context, _ time.Time, _ int) ([]StaleKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []StaleKey
+	for k, r := range m.keys {
+		if !r.rec.Done {
+			out = append(out, StaleKey{Client: k.client, RequestID: k.requestID, Method: r.begin.Method, Path: r.begin.Path})
+		}
+	}
+	return out, nil
 }

@@ -48,7 +48,8 @@ type Store interface {
 	// ListPayments returns payments matching f, oldest first.
 	ListPayments(ctx context.Context, f PaymentFilter) ([]*Payment, error)
 	// CardActivity sums the payments made with one card (by PAN hash) since
-	// a time, for stand-in per-card limits. Declined payments are not counted.
+	// a time, for stand-in per-card limits. Declined and fully voided
+	// payments are not counted (they hold no funds).
 	CardActivity(ctx context.Context, panHash string, since time.Time) (CardActivity, error)
 
 	// AddOperation stores a new operation of an existing payment.
@@ -272,7 +273,7 @@ type PaymentFilter struct {
 
 // CardActivity is what one card did since a time.
 type CardActivity struct {
-	Count  int64 // payments not declined
+	Count  int64 // payments neither declined nor voided
 	Amount int64 // their amounts summed (any currency; callers filter by currency via ListPayments when they need to)
 }
 

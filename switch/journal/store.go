@@ -345,7 +345,8 @@ func (s *store) ListPayments(ctx context.Context, f PaymentFilter) ([]*Payment, 
 func (s *store) CardActivity(ctx context.Context, panHash string, since time.Time) (CardActivity, error) {
 	var a CardActivity
 	err := queryOne(ctx, s.be.reader(), `SELECT COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM payments
- WHERE pan_hash = ? AND created_us >= ? AND status <> ?`, []any{panHash, toUS(since), string(PaymentDeclined)}, &a.Count, &a.Amount)
+ WHERE pan_hash = ? AND created_us >= ? AND status NOT IN (?, ?)`, []any{panHash, toUS(since), string(PaymentDeclined), string(PaymentVoided)},
+		&a.Count, &a.Amount)
 	if err != nil {
 		return a, fmt.Errorf("journal: summing card activity: %w", err)
 	}

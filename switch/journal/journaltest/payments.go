@@ -91,12 +91,15 @@ func testPaymentCRUD(t *testing.T, open Opener, _ options) {
 	declined := newPayment(t, v, reqID(t, 6), 999)
 	declined.Status = journal.PaymentDeclined
 	mustCreate(t, s, declined, nil)
+	voided := newPayment(t, v, reqID(t, 7), 888)
+	voided.Status, voided.VoidedAmount = journal.PaymentVoided, 888
+	mustCreate(t, s, voided, nil)
 	list, err := s.ListPayments(ctx, journal.PaymentFilter{Client: "gw", PANHash: p.Card.PANHash})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 3 {
-		t.Fatalf("ListPayments by card: %d payments, want 3", len(list))
+	if len(list) != 4 {
+		t.Fatalf("ListPayments by card: %d payments, want 4", len(list))
 	}
 	for i := 1; i < len(list); i++ {
 		if list[i-1].ID >= list[i].ID {
