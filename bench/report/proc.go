@@ -22,9 +22,9 @@ const maxProcFile = 64 << 10
 // Proc is switchd's resource use over a run.
 type Proc struct {
 	PID          int     `json:"pid"`
-	CPUSeconds   float64 `json:"cpu_seconds"`     // user+system during the run
-	CPUPer1000   float64 `json:"cpu_s_per_1000"`  // CPU seconds per 1,000 requests
-	PeakRSSBytes int64   `json:"peak_rss_bytes"`  // VmHWM at the end of the run: peak since start
+	CPUSeconds   float64 `json:"cpu_seconds"`      // user+system during the run
+	CPUPer1000   float64 `json:"cpu_s_per_1000"`   // CPU seconds per 1,000 requests
+	PeakRSSBytes int64   `json:"peak_rss_bytes"`   // VmHWM at the end of the run: peak since start
 	RSSBytes     int64   `json:"rss_bytes_at_end"` // VmRSS at the end of the run
 }
 
