@@ -22,23 +22,24 @@ type Table struct {
 }
 
 // rule is a compiled rule. Absent keys are zero values that match anything.
+// The fields a lookup compares come first so that they share cache lines.
 type rule struct {
-	name    string
-	hasBins bool
-	// bins is kept for Explain, which checks each rule on its own.
-	bins       []binRange
-	brands     brand
-	currencies []uint32 // sorted packed alpha-3 codes; nil: any
-	types      uint8    // bit set of typeBit; 0: any
+	types      uint8 // bit set of typeBit; 0: any
+	brands     brand // 0: any
+	hasBins    bool
 	hasMin     bool
 	hasMax     bool
 	min, max   int64
-	merchants  map[string]struct{} // nil: any
+	currencies []uint32            // sorted packed alpha-3 codes; nil: any
 	mccs       []uint16            // sorted; nil: any
-	banks      []string            // ordered failover list, or nil for a split
+	merchants  map[string]struct{} // nil: any
+	name       string
+	banks      []string // ordered failover list, or nil for a split
 	split      Split
 	// splitDesc orders split by descending weight, ties in file order.
 	splitDesc []int
+	// bins is kept for Explain, which checks each rule on its own.
+	bins []binRange
 }
 
 // binRange is an inclusive range of n-digit prefixes; a single prefix has

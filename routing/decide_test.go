@@ -583,3 +583,37 @@ func randomInput(rnd *rand.Rand) Input {
 	}
 	return in
 }
+
+func TestExplainReasonsPerKey(t *testing.T) {
+	tb := mustCompile(t, contractExample)
+	in := Input{PAN: "5100000000000008", Amount: 100000000, Currency: "EUR", MerchantID: "M2", MCC: "7995", Type: "refund"}
+	ex := tb.Explain(in, nil, nil)
+	got := map[string]string{}
+	for _, f := range ex.Tried[2].Failed {
+		got[f.Key] = f.Reason
+	}
+	want := map[string]string{
+		"match.amount":    "amount 100000000 is above max 99999999",
+		"match.types":     `type "refund" is not one of [purchase preauth]`,
+		"match.merchants": "merchant is not one of the rule's 1 merchants",
+		"match.mccs":      "MCC 7995 is not one of the rule's 2 MCCs",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("faults = %v\nwant %v", got, want)
+	}
+	in.MCC = ""
+	ex = tb.Explain(in, nil, nil)
+	for _, f := range ex.Tried[2].Failed {
+		if f.Key == "match.mccs" && f.Reason != "no valid MCC given" {
+			t.Errorf("mcc reason = %q", f.Reason)
+		}
+	}
+	ex = tb.Explain(Input{PAN: "6200000000000000", Brand: "unionpay"}, nil, nil)
+	if ex.Input.BrandSource != "input" || ex.Tried[0].Failed[0].Reason != "card brand unionpay is not one of [mir]" {
+		t.Errorf("brand explanation = %+v", ex)
+	}
+	ex = tb.Explain(Input{PAN: "9000000000000000"}, nil, nil)
+	if ex.Input.BrandSource != "unknown" || ex.Tried[0].Failed[0].Reason != "card brand unknown is not one of [mir]" {
+		t.Errorf("unknown brand explanation = %+v", ex)
+	}
+}

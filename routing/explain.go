@@ -26,7 +26,9 @@ type Explanation struct {
 	Omitted int `json:"omitted,omitempty"`
 }
 
-// ExplainedCard is the input as routing saw it; the PAN is masked.
+// ExplainedCard is the input as routing saw it; the PAN is masked, and any
+// run of more than 11 digits in the other fields too (a card number typed
+// into the wrong query parameter is still a card number).
 type ExplainedCard struct {
 	MaskedPAN string `json:"masked_pan"`
 	// Brand is the brand used for matching and BrandSource where it came
@@ -84,10 +86,10 @@ func (t *Table) Explain(in Input, usable func(bank string) bool, rnd Rand) Expla
 			Brand:       p.brand.String(),
 			BrandSource: "detected",
 			Amount:      in.Amount,
-			Currency:    in.Currency,
-			MerchantID:  in.MerchantID,
-			MCC:         in.MCC,
-			Type:        in.Type,
+			Currency:    redactDigits(in.Currency),
+			MerchantID:  redactDigits(in.MerchantID),
+			MCC:         redactDigits(in.MCC),
+			Type:        redactDigits(in.Type),
 		},
 		Decision: noRoute(),
 		Tried:    []RuleTrace{},
@@ -95,13 +97,13 @@ func (t *Table) Explain(in Input, usable func(bank string) bool, rnd Rand) Expla
 	switch {
 	case in.Brand != "":
 		ex.Input.BrandSource = "input"
-		ex.Input.Brand = in.Brand
+		ex.Input.Brand = redactDigits(in.Brand)
 	case p.brand == 0:
 		ex.Input.BrandSource = "unknown"
 	}
 	for i := range t.rules {
 		r := &t.rules[i]
-		tr := RuleTrace{Rule: r.name, Line: t.specs[i].Line, Failed: r.faults(&p)}
+		tr := RuleTrace{Rule: r.name, Line: t.specs[i].Line, Failed: r.faults(&p, &in)}
 		tr.Matched = len(tr.Failed) == 0
 		if len(ex.Tried) < MaxExplainTrace || tr.Matched {
 			ex.Tried = append(ex.Tried, tr)
@@ -118,7 +120,7 @@ func (t *Table) Explain(in Input, usable func(bank string) bool, rnd Rand) Expla
 
 // faults checks every key of r on its own (without the index) and reports
 // each that fails.
-func (r *rule) faults(p *prepared) []KeyFault {
+func (r *rule) faults(p *prepared, in *Input) []KeyFault {
 	var out []KeyFault
 	if r.hasBins {
 		if f, ok := r.binFault(p); !ok {
@@ -134,7 +136,7 @@ func (r *rule) faults(p *prepared) []KeyFault {
 	}
 	if r.currencies != nil {
 		if _, ok := slices.BinarySearch(r.currencies, p.currency); !ok {
-			out = append(out, KeyFault{"match.currencies", fmt.Sprintf("currency %q is not one of %s", unpackOr(p.currency), r.currencyNames())})
+			out = append(out, KeyFault{"match.currencies", fmt.Sprintf("currency %q is not one of %s", redactDigits(in.Currency), r.currencyNames())})
 		}
 	}
 	if r.hasMin && p.amount < r.min {
@@ -144,7 +146,7 @@ func (r *rule) faults(p *prepared) []KeyFault {
 		out = append(out, KeyFault{"match.amount", fmt.Sprintf("amount %d is above max %d", p.amount, r.max)})
 	}
 	if r.types != 0 && r.types&p.typ == 0 {
-		out = append(out, KeyFault{"match.types", "type is not one of " + r.typeNames()})
+		out = append(out, KeyFault{"match.types", fmt.Sprintf("type %q is not one of %s", redactDigits(in.Type), r.typeNames())})
 	}
 	if r.merchants != nil {
 		if _, ok := r.merchants[p.merchant]; !ok {
@@ -197,10 +199,7 @@ func binOf(d *digits) string {
 	return b.String()
 }
 
-func unpackOr(c uint32) string {
-	if c == 0 {
-		return ""
-	}
+func unpackCurrency(c uint32) string {
 	return string([]byte{byte(c >> 16), byte(c >> 8), byte(c)})
 }
 
@@ -217,7 +216,7 @@ func (r *rule) brandNames() string {
 func (r *rule) currencyNames() string {
 	names := make([]string, len(r.currencies))
 	for i, c := range r.currencies {
-		names[i] = unpackOr(c)
+		names[i] = unpackCurrency(c)
 	}
 	return "[" + strings.Join(names, " ") + "]"
 }

@@ -44,7 +44,7 @@ func (p *parser) add(rule, key string, n *yaml.Node, format string, args ...any)
 		p.dropped++
 		return
 	}
-	pr := Problem{Rule: rule, Key: key, Message: fmt.Sprintf(format, args...)}
+	pr := Problem{Rule: rule, Key: key, Message: redactDigits(fmt.Sprintf(format, args...))}
 	if n != nil {
 		pr.Line, pr.Column = n.Line, n.Column
 	}
@@ -106,7 +106,7 @@ func parse(src []byte, opts Options) (*spec, []Problem) {
 // yamlError turns a syntax error into a problem, keeping the line number
 // the YAML library puts in its message ("yaml: line 7: ...").
 func (p *parser) yamlError(err error) {
-	msg := err.Error()
+	msg := redactDigits(err.Error())
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	pr := Problem{Message: "not valid YAML or JSON: " + msg}
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
@@ -554,4 +554,30 @@ func (p *parser) split(rule string, v *yaml.Node) Split {
 		}
 	}
 	return out
+}
+
+// redactDigits masks every run of more than MaxBinDigits digits in a
+// problem message: an operator who pastes a card number where a BIN belongs
+// must not get it back in an API answer or a log line.
+func redactDigits(s string) string {
+	var b strings.Builder
+	run := 0
+	flush := func(end int) {
+		if run > MaxBinDigits {
+			b.WriteString(MaskPAN(s[end-run : end]))
+		} else {
+			b.WriteString(s[end-run : end])
+		}
+		run = 0
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			run++
+			continue
+		}
+		flush(i)
+		b.WriteByte(s[i])
+	}
+	flush(len(s))
+	return b.String()
 }

@@ -171,7 +171,7 @@ rules:
 		{16, "bad-weights", "split.alfa", "positive integer"},
 		{16, "bad-weights", "split.sber", "positive integer"},
 		{19, "bad-bins", "match.bins", `"40000" is not a BIN prefix of 6 to 11 digits`},
-		{19, "bad-bins", "match.bins", `"400000000000" is not a BIN prefix`},
+		{19, "bad-bins", "match.bins", `"400000******" is not a BIN prefix`},
 		{19, "bad-bins", "match.bins", `"4000a0" is not a BIN prefix`},
 		{19, "bad-bins", "match.bins", "same number of digits"},
 		{19, "bad-bins", "match.bins", "LOW is above HIGH"},
@@ -186,7 +186,7 @@ rules:
 		{37, "bad-mcc", "match.mccs", `MCC "54111"`},
 		{37, "bad-mcc", "match.mccs", `MCC "54a1"`},
 		{40, "bad-merchant", "match.merchants", `merchant id "" must be 1 to 15`},
-		{40, "bad-merchant", "match.merchants", `"M000000000001234" must be 1 to 15`},
+		{40, "bad-merchant", "match.merchants", `"M000000*****1234" must be 1 to 15`},
 		{43, "unknown-keys", "match.bin", "unknown key"},
 		{44, "unknown-keys", "bank", "unknown key"},
 		{46, "#16", "name", "missing"},
@@ -313,5 +313,27 @@ func TestProblemListIsBounded(t *testing.T) {
 	ps := problemsOf(t, b.String(), testBanks)
 	if len(ps) != MaxProblems+1 || ps[MaxProblems].Message != "250 more problems not listed" {
 		t.Errorf("%d problems, last %v", len(ps), ps[len(ps)-1])
+	}
+}
+
+// A card number pasted where a BIN or MCC belongs must not come back in
+// problems (they reach API answers and logs).
+func TestProblemsNeverEchoAPAN(t *testing.T) {
+	src := "version: 1\nrules:\n  - name: a\n    match:\n      bins: [\"4000000000000010\", \"400000-4000000000000028\"]\n      mccs: [\"5100000000000008\"]\n    banks: [alfa]\n"
+	_, err := Compile([]byte(src), testBanks)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	msg := err.Error()
+	for _, pan := range []string{"4000000000000010", "4000000000000028", "5100000000000008"} {
+		if strings.Contains(msg, pan) {
+			t.Errorf("problem echoes %s: %s", pan, msg)
+		}
+	}
+	if !strings.Contains(msg, `"400000******0010"`) {
+		t.Errorf("masked PAN missing: %s", msg)
+	}
+	if got := redactDigits("a 12345678901 b 123456789012 c"); got != "a 12345678901 b 123456****** c" {
+		t.Errorf("redactDigits = %q", got)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	_ "time/tzdata" // Asia/Almaty even on hosts without a tz database
 
+	"github.com/acquirer/h2hswitch/switch/app"
 	"github.com/acquirer/h2hswitch/switch/config"
 )
 
@@ -50,9 +51,9 @@ func run(path string) error {
 		}
 	}()
 
-	a, err := build(ctx, cfg, log)
+	a, err := app.Build(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	return a.run(ctx, hup)
+	return a.Run(ctx, hup)
 }

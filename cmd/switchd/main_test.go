@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/acquirer/h2hswitch/simulators/banksim"
+	"github.com/acquirer/h2hswitch/switch/app"
 	"github.com/acquirer/h2hswitch/switch/config"
 )
 
@@ -118,7 +119,7 @@ func startSwitch(t *testing.T, path string) *running {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	logs := &lockedBuffer{}
-	a, err := build(ctx, cfg, zerolog.New(logs).Level(zerolog.DebugLevel))
+	a, err := app.Build(ctx, cfg, zerolog.New(logs).Level(zerolog.DebugLevel))
 	if err != nil {
 		stop()
 		t.Fatal(err)
@@ -128,7 +129,7 @@ func startSwitch(t *testing.T, path string) *running {
 		t.Fatal(err)
 	}
 	r := &running{logs: logs, base: "http://" + ln.Addr().String(), hup: make(chan struct{}, 1), stop: stop, done: make(chan error, 1)}
-	go func() { r.done <- a.serve(ctx, ln, nil, r.hup) }()
+	go func() { r.done <- a.Serve(ctx, ln, nil, r.hup) }()
 	t.Cleanup(func() { r.shutdown(t) })
 	return r
 }

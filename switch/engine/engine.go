@@ -25,6 +25,7 @@ import (
 
 	"github.com/moov-io/iso8583"
 	"github.com/oklog/ulid/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/acquirer/h2hswitch/specs"
@@ -97,9 +98,39 @@ type Bank struct {
 	// void, Bank B refund) before the answer goes back upstream; the SAF
 	// worker repeats it afterwards. Zero: 10 s.
 	SyncTimeout time.Duration
-	// RepeatInterval is the delay before an unacknowledged reversal or
-	// advice is repeated (Bank A at most every 30 s, Bank B 20 s).
+	// RepeatInterval is the longest delay between two attempts of an
+	// unacknowledged reversal or advice (the contract's maximum: Bank A
+	// 30 s, Bank B 20 s). Zero: 20 s.
 	RepeatInterval time.Duration
+	// RepeatMin is the delay before the first repeat; each further repeat
+	// waits twice as long, up to RepeatInterval. Zero: RepeatInterval/8.
+	RepeatMin time.Duration
+}
+
+// SAFPolicy tunes the store-and-forward worker.
+type SAFPolicy struct {
+	// Lease is how long a claimed item stays leased to this process. It
+	// must exceed the longest attempt (every bank's SyncTimeout plus the
+	// journal writes): another process takes an item over only after its
+	// lease has expired. Zero: 2 minutes.
+	Lease time.Duration
+	// MaxAge moves an item that is still unacknowledged this long after it
+	// was queued to dead-letter (after its latest failed attempt). Zero:
+	// 24 hours.
+	MaxAge time.Duration
+	// MaxAttempts moves an item to dead-letter after this many failed
+	// attempts. Zero: no limit by count (MaxAge still applies).
+	MaxAttempts int
+	// Parallel bounds the items one pass sends at once. Zero: 8.
+	Parallel int
+	// RecoverEvery is how often the worker looks for operations left
+	// without an outcome by a process that died (see Recover); zero: 30 s,
+	// negative: never (run Recover at start only).
+	RecoverEvery time.Duration
+	// RecoverAfter is the age from which a pending operation is taken as
+	// abandoned; it must exceed every bank's response timeout plus the
+	// time to journal its outcome. Zero: 2 × the longest SyncTimeout + 15 s.
+	RecoverAfter time.Duration
 }
 
 // Config wires an Engine.
@@ -116,6 +147,17 @@ type Config struct {
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SAF tunes the store-and-forward worker.
+	SAF SAFPolicy
+	// Metrics receives the engine's collectors; nil: not exported.
+	Metrics prometheus.Registerer
+	// Breaker, when set, is told the outcome of every bank exchange and
+	// consulted (with Link.Usable) before a bank is used.
+	Breaker Breaker
+	// StandIn, when set, decides stand-in approvals when the winning
+	// routing rule leaves no usable bank (and, if it says so, on a
+	// timeout).
+	StandIn StandIn
 }
 
 // Engine runs payments. It is safe for concurrent use.
@@ -129,6 +171,10 @@ type Engine struct {
 	log     zerolog.Logger
 	now     func() time.Time
 	ccy     *currency.Table
+	saf     SAFPolicy
+	m       *metrics
+	breaker Breaker
+	standIn StandIn
 
 	// locks serializes operations on one payment inside this process; the
 	// journal's optimistic versions serialize across processes.
@@ -212,7 +258,15 @@ func New(cfg Config) (*Engine, error) {
 		ccy:        currency.New(),
 		locks:      make(map[string]*paymentLock),
 		unanswered: make(map[string]lateEntry),
+		saf:        cfg.SAF,
+		breaker:    cfg.Breaker,
+		standIn:    cfg.StandIn,
 	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	e.m = m
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -246,12 +300,54 @@ func New(cfg Config) (*Engine, error) {
 		if b.RepeatInterval <= 0 {
 			b.RepeatInterval = 20 * time.Second
 		}
+		if b.RepeatMin <= 0 {
+			b.RepeatMin = b.RepeatInterval / 8
+		}
+		if b.RepeatMin > b.RepeatInterval {
+			return nil, fmt.Errorf("engine: config: banks.%s.repeat_min must not exceed repeat_interval", b.Name)
+		}
 		if b.NotSent == nil {
 			b.NotSent = banklink.NotSent
 		}
 		e.banks[b.Name] = &b
 	}
+	if err := e.saf.setDefaults(e.banks); err != nil {
+		return nil, err
+	}
 	return e, nil
+}
+
+func (p *SAFPolicy) setDefaults(banks map[string]*Bank) error {
+	var longest time.Duration
+	for _, b := range banks {
+		longest = max(longest, b.SyncTimeout)
+	}
+	if p.Lease == 0 {
+		p.Lease = 2 * time.Minute
+	}
+	if p.MaxAge == 0 {
+		p.MaxAge = 24 * time.Hour
+	}
+	if p.Parallel <= 0 {
+		p.Parallel = 8
+	}
+	if p.RecoverEvery == 0 {
+		p.RecoverEvery = 30 * time.Second
+	}
+	if p.RecoverAfter == 0 {
+		p.RecoverAfter = 2*longest + postSendTimeout
+	}
+	switch {
+	case p.Lease < longest+5*time.Second:
+		return fmt.Errorf("engine: config: saf.lease (%s) must exceed the longest bank timeout (%s) by at least 5s", p.Lease, longest)
+	case p.MaxAge < 0:
+		return errors.New("engine: config: saf.max_age must not be negative")
+	case p.MaxAttempts < 0:
+		return errors.New("engine: config: saf.max_attempts must not be negative")
+	case p.RecoverAfter <= longest:
+		return fmt.Errorf("engine: config: saf.recover_after (%s) must exceed the longest bank timeout (%s)", p.RecoverAfter, longest)
+	}
+	return nil
 }
 
 // lock takes the in-process lock of one payment, waiting on ctx.

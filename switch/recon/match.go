@@ -3,6 +3,7 @@ package recon
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -358,12 +359,42 @@ func (m *matcher) matchRefund(ctx context.Context, rec *clearing.Record, it *Ite
 }
 
 // missing calls fn for every in-scope journal transaction no row matched:
-// breaks (missing_in_clearing) and informational items.
+// breaks (missing_in_clearing) and informational items; sales first, then
+// refunds, each in order of local time (then payment id).
 func (m *matcher) missing(ctx context.Context, fn func(Item) error) error {
+	var sales []*entry
 	for _, e := range m.all {
-		if !e.inScope || e.matched > 0 {
-			continue
+		if e.inScope && e.matched == 0 {
+			sales = append(sales, e)
 		}
+	}
+	sort.Slice(sales, func(i, j int) bool {
+		a, b := sales[i], sales[j]
+		if c := a.clearDate.Compare(b.clearDate); c != 0 {
+			return c < 0
+		}
+		if a.clearTime != b.clearTime {
+			return a.clearTime < b.clearTime
+		}
+		return a.t.PaymentID < b.t.PaymentID
+	})
+	var refs []*refEntry
+	for _, r := range m.allRef {
+		if r.inScope && r.matched == 0 {
+			refs = append(refs, r)
+		}
+	}
+	sort.Slice(refs, func(i, j int) bool {
+		a, b := refs[i], refs[j]
+		if c := a.date.Compare(b.date); c != 0 {
+			return c < 0
+		}
+		if a.time != b.time {
+			return a.time < b.time
+		}
+		return a.op.ID < b.op.ID
+	})
+	for _, e := range sales {
 		t := e.t
 		it := Item{
 			Kind: KindSale, PaymentID: t.PaymentID, MerchantID: t.MerchantID, TerminalID: t.TerminalID,
@@ -393,10 +424,7 @@ func (m *matcher) missing(ctx context.Context, fn func(Item) error) error {
 			return err
 		}
 	}
-	for _, r := range m.allRef {
-		if !r.inScope || r.matched > 0 {
-			continue
-		}
+	for _, r := range refs {
 		if m.prior != nil {
 			done, err := m.prior.clearedElsewhere(ctx, r.e.t.PaymentID, r.op.ID)
 			if err != nil {

@@ -116,10 +116,10 @@ func TestReconBankAEveryCategory(t *testing.T) {
 		{AuthCodeMismatch, KindSale, 18, id("P14"), 10000, 10000, false},
 		{Matched, KindSale, 19, id("P15"), 5000, 5000, true},
 		{Matched, KindSale, 20, id("P16"), 20000, 20000, true},
-		// Journal transactions due on 30.11 and absent, in journal order.
-		{MissingInClearing, KindSale, 0, id("P3"), 0, 50000, false},
-		{PreauthUncaptured, KindSale, 0, id("P8"), 0, 80000, false},
+		// Journal transactions due on 30.11 and absent, by local time.
 		{VoidedNotCleared, KindSale, 0, id("P17"), 0, 15000, false},
+		{PreauthUncaptured, KindSale, 0, id("P8"), 0, 80000, false},
+		{MissingInClearing, KindSale, 0, id("P3"), 0, 50000, false},
 		{MissingInClearing, KindRefund, 0, id("P16"), 0, 5000, false},
 	}
 	gotItems := f.items(res.Run.ID)

@@ -1,4 +1,8 @@
-package main
+// Package app assembles the switch from its configuration: journal, card
+// vault, bank links, routing table, payment engine and the upstream API,
+// and runs it until its context ends. cmd/switchd is a thin main around it;
+// the end-to-end tests build the very same assembly in-process.
+package app
 
 import (
 	"context"
@@ -11,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,9 +49,9 @@ const (
 	staleKeyInterval = time.Minute
 )
 
-// app is one running switch: journal, bank links, routing table, engine and
+// App is one running switch: journal, bank links, routing table, engine and
 // the HTTP API, assembled from the configuration.
-type app struct {
+type App struct {
 	cfg    *config.Config
 	log    zerolog.Logger
 	reg    *prometheus.Registry
@@ -77,9 +80,9 @@ func (u *unsolicited) handle(bank string, msg *iso8583.Message) {
 	u.log.Warn().Str("bank", bank).Msg("unsolicited bank message before the engine started; the reversal owed (if any) is already durable in the journal")
 }
 
-// build assembles the switch. On error everything opened so far is closed.
-func build(ctx context.Context, cfg *config.Config, log zerolog.Logger) (_ *app, err error) {
-	a := &app{cfg: cfg, log: log, reg: prometheus.NewRegistry(), links: map[string]*banklink.Link{}}
+// Build assembles the switch. On error everything opened so far is closed.
+func Build(ctx context.Context, cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
+	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), links: map[string]*banklink.Link{}}
 	defer func() {
 		if err != nil {
 			a.close(context.Background())
@@ -200,6 +203,19 @@ func build(ctx context.Context, cfg *config.Config, log zerolog.Logger) (_ *app,
 	return a, nil
 }
 
+// Handler is the upstream API (and /metrics when metrics.listen is empty).
+func (a *App) Handler() http.Handler { return a.handler }
+
+// MetricsHandler serves the switch's Prometheus registry.
+func (a *App) MetricsHandler() http.Handler { return a.metrics }
+
+// Registry is the switch's own Prometheus registry (never the global one).
+func (a *App) Registry() *prometheus.Registry { return a.reg }
+
+// Close releases what Build opened when the App is not going to be served
+// (Serve closes everything itself on return).
+func (a *App) Close(ctx context.Context) { a.close(ctx) }
+
 // idempotencyKey derives the API's body-hash key from the journal's HMAC
 // key, so one secret covers both and the two uses never share a key.
 func idempotencyKey(hmacKey []byte) []byte {
@@ -231,9 +247,9 @@ func sortedClientNames(cfg *config.Config) []string {
 	return slices.Sorted(maps.Keys(cfg.API.Clients))
 }
 
-// run serves until ctx ends (SIGTERM/SIGINT), reloading routes on each
+// Run serves until ctx ends (SIGTERM/SIGINT), reloading routes on each
 // value from hup (SIGHUP), then shuts down gracefully.
-func (a *app) run(ctx context.Context, hup <-chan struct{}) error {
+func (a *App) Run(ctx context.Context, hup <-chan struct{}) error {
 	apiLn, err := net.Listen("tcp", a.cfg.API.Listen)
 	if err != nil {
 		return fmt.Errorf("api.listen: %w", err)
@@ -245,10 +261,14 @@ func (a *app) run(ctx context.Context, hup <-chan struct{}) error {
 			return fmt.Errorf("metrics.listen: %w", err)
 		}
 	}
-	return a.serve(ctx, apiLn, metricsLn, hup)
+	return a.Serve(ctx, apiLn, metricsLn, hup)
 }
 
-func (a *app) serve(ctx context.Context, apiLn, metricsLn net.Listener, hup <-chan struct{}) error {
+// Serve is Run on listeners the caller opened (metricsLn may be nil: then
+// /metrics is on the API listener unless metrics.listen was configured, in
+// which case it is not served). It returns once the switch has drained and
+// closed its links and journal.
+func (a *App) Serve(ctx context.Context, apiLn, metricsLn net.Listener, hup <-chan struct{}) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -330,7 +350,7 @@ func (a *app) serve(ctx context.Context, apiLn, metricsLn net.Listener, hup <-ch
 
 // recoverKeys settles idempotency keys a crash left in flight, at start and
 // then every staleKeyInterval.
-func (a *app) recoverKeys(ctx context.Context) {
+func (a *App) recoverKeys(ctx context.Context) {
 	t := time.NewTicker(staleKeyInterval)
 	defer t.Stop()
 	for {
@@ -358,7 +378,7 @@ func addrOf(l net.Listener) string {
 
 // close signs off and closes the links, then closes the journal last, so
 // that anything the links' last answers record still reaches it.
-func (a *app) close(ctx context.Context) {
+func (a *App) close(ctx context.Context) {
 	var wg sync.WaitGroup
 	for name, l := range a.links {
 		wg.Go(func() {
@@ -373,25 +393,4 @@ func (a *app) close(ctx context.Context) {
 			a.log.Error().Err(err).Msg("closing journal")
 		}
 	}
-}
-
-// newLogger builds the process logger: JSON, or a console writer when
-// stdout is a terminal (log.format auto).
-func newLogger(cfg config.Log) zerolog.Logger {
-	lvl, err := zerolog.ParseLevel(cfg.Level)
-	if err != nil {
-		lvl = zerolog.InfoLevel
-	}
-	var w zerolog.Logger
-	if cfg.Format == "console" || (cfg.Format == "auto" && isTerminal(os.Stdout)) {
-		w = zerolog.New(zerolog.ConsoleWriter{Out: os.Stdout, TimeFormat: time.RFC3339})
-	} else {
-		w = zerolog.New(os.Stdout)
-	}
-	return w.Level(lvl).With().Timestamp().Str("service", "switchd").Logger()
-}
-
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0 && !strings.EqualFold(os.Getenv("TERM"), "dumb")
 }

@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the engine's failure-story collectors. Labels come from
+// closed sets (bank names from the configuration, SAF kinds, outcomes),
+// never from request data.
+type metrics struct {
+	// timeouts counts authorizations and online refunds that may have
+	// reached the bank unanswered (a reversal was queued for each).
+	timeouts *prometheus.CounterVec
+	// late counts responses that arrived after the switch gave up.
+	late *prometheus.CounterVec
+	// safAttempts counts SAF sends by bank, kind and result.
+	safAttempts *prometheus.CounterVec
+	// safDead counts items moved to dead-letter: the alert metric.
+	safDead *prometheus.CounterVec
+	// standIn counts stand-in decisions; standInLoss the advices a bank
+	// refused (money the processor may not recover).
+	standIn     *prometheus.CounterVec
+	standInLoss *prometheus.CounterVec
+	// recovered counts operations crash recovery declined and reversed.
+	recovered prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		timeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "h2hswitch", Subsystem: "engine", Name: "unanswered_total",
+			Help: "Requests that may have reached the bank without an answer (timeout, connection lost, unreadable answer); each owes a reversal.",
+		}, []string{"bank", "kind"}),
+		late: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "h2hswitch", Subsystem: "engine", Name: "late_responses_total",
+			Help: "Bank responses that arrived after the switch's timeout, by bank and outcome (approved, declined, acknowledged, unmatched).",
+		}, []string{"bank", "outcome"}),
+		safAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "h2hswitch", Subsystem: "saf", Name: "attempts_total",
+			Help: "Store-and-forward sends by bank, item kind and result (acknowledged, refused, unanswered, held).",
+		}, []string{"bank", "kind", "result"}),
+		safDead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "h2hswitch", Subsystem: "saf", Name: "dead_letter_total",
+			Help: "Store-and-forward items moved to dead-letter (need an operator: /v1/admin/saf). Alert on any increase.",
+		}, []string{"bank", "kind", "cause"}),
+		standIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "h2hswitch", Subsystem: "engine", Name: "stand_in_total",
+			Help: "Stand-in decisions by bank the route would have used and result (approved, declined).",
+		}, []string{"bank", "result"}),
+		standInLoss: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "h2hswitch", Subsystem: "engine", Name: "stand_in_losses_total",
+			Help: "Stand-in advices the bank refused: approvals the processor gave and the bank does not honour.",
+		}, []string{"bank"}),
+		recovered: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "h2hswitch", Subsystem: "engine", Name: "recovered_operations_total",
+			Help: "Operations found journaled without an outcome (crash or dead peer) and declined with a reversal queued.",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.timeouts, m.late, m.safAttempts, m.safDead, m.standIn, m.standInLoss, m.recovered} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("registering engine metrics: %w", err)
+		}
+	}
+	return m, nil
+}
