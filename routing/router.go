@@ -36,7 +36,8 @@ type RouterConfig struct {
 	Debounce time.Duration
 	// OnReload, if set, is called after every load attempt with the table
 	// in force afterwards and the attempt's error (nil on success), e.g.
-	// to count reload failures in a metric.
+	// to count reload failures in a metric. It runs with the load lock
+	// held, so it must be quick and must not call Load or Reload.
 	OnReload func(in Info, err error)
 	// Now is the clock for LoadedAt; nil means time.Now.
 	Now func() time.Time

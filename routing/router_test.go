@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -182,7 +183,9 @@ func waitVersion(t *testing.T, r *Router, want int64, rewrite func()) {
 	deadline := time.Now().Add(10 * time.Second)
 	next := time.Now()
 	for time.Now().Before(deadline) {
-		if in, _ := r.Current(); in.Version == want {
+		// Versions only grow in these tests, and a retry may publish a
+		// later one.
+		if in, _ := r.Current(); in.Version >= want {
 			return
 		}
 		// The watcher may not be registered yet when the first write
@@ -313,5 +316,49 @@ func TestReadFileBounds(t *testing.T) {
 	}
 	if _, err := LoadFile(filepath.Join(dir, "none.yaml"), testBanks); err == nil {
 		t.Error("missing file loaded")
+	}
+}
+
+// Kubernetes mounts a ConfigMap as symlinks through "..data", which is
+// swapped atomically to a new timestamped directory on update; the file's
+// own name never sees an event.
+func TestRouterWatchConfigMapSwap(t *testing.T) {
+	dir := t.TempDir()
+	version := func(n string) {
+		ts := filepath.Join(dir, "..2026_11_27_"+n)
+		if err := os.Mkdir(ts, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(ts, "routes.yaml"), tableV(n, "alfa"))
+		tmp := filepath.Join(dir, "..data_tmp")
+		if err := os.Symlink(filepath.Base(ts), tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version("1")
+	path := filepath.Join(dir, "routes.yaml")
+	if err := os.Symlink(filepath.Join("..data", "routes.yaml"), path); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := newTestRouter(t, path)
+	if in, err := r.Reload(); err != nil || in.Version != 1 {
+		t.Fatalf("initial load: %+v %v", in, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Watch(ctx) }()
+	n := 2
+	waitVersion(t, r, 2, func() {
+		// Each retry publishes a new directory, as the kubelet does.
+		version(strconv.Itoa(n))
+		n++
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("watch: %v", err)
 	}
 }

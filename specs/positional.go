@@ -123,6 +123,11 @@ func ParseDE126(v string) (ECommerce126, error) {
 	if len(v) != DE126Len {
 		return ECommerce126{}, fmt.Errorf("DE126: length %d, want %d", len(v), DE126Len)
 	}
+	// Position 1 is A, G or a space on the wire; Format's 0-for-none is
+	// the model's convenience, not a byte the bank may send.
+	if v[0] != 'A' && v[0] != 'G' && v[0] != ' ' {
+		return ECommerce126{}, fmt.Errorf("DE126 wallet: want A, G or space")
+	}
 	e := ECommerce126{
 		Wallet:          v[0],
 		ECI:             strings.TrimRight(v[1:3], " "),

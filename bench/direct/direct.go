@@ -208,9 +208,9 @@ func authorize(ctx context.Context, timeout time.Duration, t *report.Tally, lk *
 	case err != nil:
 		t.Observe(name, lat, report.Failed, true, false, errKind(err))
 	case code == "00":
-		t.Observe(name, lat, report.Approved, true, !wantApproved, "")
+		t.Observe(name, lat, report.Approved, true, !wantApproved, name+"_00")
 	default:
-		t.Observe(name, lat, report.Declined, true, wantApproved, "")
+		t.Observe(name, lat, report.Declined, true, wantApproved, name+"_"+code)
 	}
 }
 

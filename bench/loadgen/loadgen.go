@@ -221,7 +221,7 @@ func (r *Runner) Run(ctx context.Context, onStart, onEnd func()) (*report.Run, e
 		}
 		gens[w] = g
 	}
-	var next atomic.Int64
+	var next, sent atomic.Int64
 	if onStart != nil {
 		onStart()
 	}
@@ -247,6 +247,7 @@ func (r *Runner) Run(ctx context.Context, onStart, onEnd func()) (*report.Run, e
 					return
 				}
 				seq++
+				sent.Add(1)
 				r.flow(ctx, tallies[w], gens[w].Next(), sendAt, w, seq)
 			}
 		})
@@ -261,6 +262,9 @@ func (r *Runner) Run(ctx context.Context, onStart, onEnd func()) (*report.Run, e
 		total.Merge(t)
 	}
 	out.Finish(total, elapsed)
+	if mode == report.ModeOpen {
+		out.Unsent = max(limit-sent.Load(), 0)
+	}
 	if ctx.Err() != nil {
 		return out, fmt.Errorf("load run %s interrupted: %w", cfg.Label, ctx.Err())
 	}
@@ -407,10 +411,12 @@ func (r *Runner) authorize(ctx context.Context, t *report.Tally, typ string, f m
 func (r *Runner) observe(t *report.Tally, op string, sentAt time.Time, c call, want string, auth bool) {
 	lat := time.Since(sentAt)
 	unexpected := false
+	kind := c.kind
 	if c.outcome == report.Approved || c.outcome == report.Declined {
 		unexpected = !statusMatches(c.res.Status, want)
+		kind = op + "_" + c.res.Status + "_" + c.res.Reason
 	}
-	t.Observe(op, lat, c.outcome, auth, unexpected, c.kind)
+	t.Observe(op, lat, c.outcome, auth, unexpected, kind)
 }
 
 // statusMatches compares a payment status with the expected one; a

@@ -40,6 +40,9 @@ func (s *Suite) WriteMarkdown(w io.Writer) error {
 		if len(r.ErrorKinds) > 0 {
 			fmt.Fprintf(&b, "\n%s errors/timeouts by kind: %s", r.Label, kindsString(r.ErrorKinds))
 		}
+		if r.Unsent > 0 {
+			fmt.Fprintf(&b, "\n%s: %d scheduled flows were never sent: the switch fell behind the offered rate.", r.Label, r.Unsent)
+		}
 		if r.MaxSendLagMs > 1 {
 			fmt.Fprintf(&b, "\n%s: the generator sent up to %.1f ms after the intended time (counted in latency).", r.Label, r.MaxSendLagMs)
 		}

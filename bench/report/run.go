@@ -99,7 +99,7 @@ func NewTally() *Tally {
 // auth marks an authorization (purchase or pre-authorization), whose
 // approvals are the headline throughput; unexpected marks an outcome other
 // than the one the amount asked the simulator for; kind names the failure
-// of Failed and TimedOut outcomes.
+// of Failed and TimedOut outcomes, or what an unexpected outcome was.
 func (t *Tally) Observe(op string, lat time.Duration, o Outcome, auth, unexpected bool, kind string) {
 	t.requests++
 	t.byOp[op]++
@@ -129,6 +129,9 @@ func (t *Tally) Observe(op string, lat time.Duration, o Outcome, auth, unexpecte
 	}
 	if unexpected {
 		t.unexpected++
+		if kind != "" {
+			t.errorKinds["unexpected_"+kind]++
+		}
 	}
 }
 
@@ -199,6 +202,10 @@ type Run struct {
 	// intended and actual send; large values mean the generator, not the
 	// switch, fell behind (latency is still measured from the intended time).
 	MaxSendLagMs float64 `json:"max_send_lag_ms,omitempty"`
+	// Unsent (open loop): flows scheduled within the run's duration that
+	// were never sent because every allowed request was still outstanding
+	// when the duration ended: the switch fell behind the offered rate.
+	Unsent int64 `json:"unsent,omitempty"`
 
 	Switchd *Proc `json:"switchd,omitempty"`
 }
@@ -247,6 +254,9 @@ func (r *Run) String() string {
 	s += fmt.Sprintf(" c=%d] %.1fs: %d req, %.0f req/s, %.0f approved auth/s, p50 %.2f p99 %.2f p99.9 %.2f max %.2f ms, errors %d, timeouts %d, unexpected %d",
 		r.Concurrency, r.Seconds, r.Requests, r.Throughput, r.ApprovedAuthPerSec,
 		r.Latency.P50, r.Latency.P99, r.Latency.P999, r.Latency.Max, r.Errors, r.Timeouts, r.Unexpected)
+	if r.Unsent > 0 {
+		s += fmt.Sprintf(", %d scheduled flows unsent at the end", r.Unsent)
+	}
 	if r.Switchd != nil {
 		s += fmt.Sprintf("; switchd %.3f CPU s/1000, peak RSS %.1f MiB", r.Switchd.CPUPer1000, float64(r.Switchd.PeakRSSBytes)/(1<<20))
 	}

@@ -36,7 +36,7 @@ type flags struct {
 	maxConns                                               int
 	feePercent, cutOff, timeZone, tlsCert, tlsKey          string
 	feeFixed, amountRules                                  map[string]string
-	holidays                                               []string
+	holidays, workingDays                                  []string
 	seed                                                   uint64
 }
 
@@ -49,9 +49,20 @@ func newCommand() (*cobra.Command, *flags) {
 		Long: `banksim simulates an acquiring bank's host-to-host ISO 8583 host.
 Outcomes are chosen by the request: test cards and the last two digits of the
 amount (see docs/simulator.md). Flags override the YAML file given by --config;
-card_rules (test PANs with a fixed answer) are set in that file only.`,
+card_rules (test PANs with a fixed answer) are set in that file only.
+
+Control API (HTTP/JSON on --control, no authentication: keep it on localhost):
+  GET /health                      status, dialect and counters
+  GET|POST|DELETE /faults          faults in force; POST changes the fields given:
+                                   {"stop_answering":true} {"delay_ms":800}
+                                   {"refuse_connections":true} {"garbage":"framed"|"raw"}
+                                   {"stop_echoes":true}
+  POST /faults/drop-connections    close every open connection now
+  GET /ledger[?rrn=...]            approved transactions; DELETE /ledger forgets them
+  GET /clearing?date=YYYY-MM-DD    the clearing file of a settlement day
+  POST /clearing                   the same with injected chargebacks and breaks`,
 		Example: `  banksim --dialect h2h87-ascii --listen 127.0.0.1:9001 --control 127.0.0.1:9101
-  banksim --config configs/banksim-b.yaml --echo-interval 5s`,
+  banksim --config banksim-b.yaml --echo-interval 5s   # YAML keys as in docs/simulator.md`,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return run(cmd, *f)
@@ -72,6 +83,7 @@ card_rules (test PANs with a fixed answer) are set in that file only.`,
 	fl.StringVar(&f.cutOff, "cut-off", "", "clearing cut-off, bank time HH:MM (default 23:00 for A, 21:00 for B)")
 	fl.StringVar(&f.timeZone, "time-zone", "", "bank time zone (default Asia/Almaty)")
 	fl.StringSliceVar(&f.holidays, "holidays", nil, "bank holidays, YYYY-MM-DD, comma separated")
+	fl.StringSliceVar(&f.workingDays, "working-days", nil, "Saturdays or Sundays declared business days, YYYY-MM-DD, comma separated")
 	fl.StringToStringVar(&f.amountRules, "amount-rule", nil, "override an amount rule: last two digits=code|approve|close|late|silent, e.g. 51=05")
 	fl.Uint64Var(&f.seed, "auth-code-seed", 0, "seed of authorization codes and network transaction IDs")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate file: serve TLS 1.2+ (with --tls-key); default plain TCP")
@@ -185,6 +197,9 @@ func buildConfig(cmd *cobra.Command, f flags) (banksim.FileConfig, error) {
 	}
 	if changed("holidays") {
 		cfg.Calendar.Holidays = f.holidays
+	}
+	if changed("working-days") {
+		cfg.Calendar.WorkingDays = f.workingDays
 	}
 	if changed("amount-rule") {
 		if cfg.AmountRules == nil {

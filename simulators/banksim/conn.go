@@ -367,6 +367,7 @@ func (c *conn) handleResponse(m *wire.Msg) {
 		if c.echoSTAN != "" && string(m.Bytes(11)) == c.echoSTAN {
 			c.echoSTAN = ""
 			c.echoMu.Unlock()
+			c.s.echoesAnswered.Add(1)
 			if code := string(m.Bytes(39)); code != "00" {
 				c.log.Warn().Str("response_code", code).Msg("switch answered host echo with a non-00 code")
 			}

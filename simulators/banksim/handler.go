@@ -77,6 +77,7 @@ func (c *conn) handle(req, resp *wire.Msg) outcome {
 	}
 	echoFields(req, resp)
 	if s.codec.Binary() && !c.signedOn.Load() {
+		s.notSignedOn.Add(1)
 		resp.Set(39, codeIssuerOff)
 		return outReply
 	}
@@ -144,9 +145,11 @@ func (c *conn) handleNetwork(req, resp *wire.Msg) outcome {
 	case "301":
 	case "001":
 		c.signedOn.Store(true)
+		c.s.signOns.Add(1)
 		c.log.Info().Msg("signed on")
 	case "002":
 		c.signedOn.Store(false)
+		c.s.signOffs.Add(1)
 		c.log.Info().Msg("signed off")
 	default:
 		resp.Set(39, codeInvalid)

@@ -66,13 +66,19 @@ func (f Faults) Validate() error {
 
 // Stats are running counters.
 type Stats struct {
-	Connections      int64 `json:"connections"`
-	Accepted         int64 `json:"accepted"`
-	Received         int64 `json:"received"`
-	Answered         int64 `json:"answered"`
-	Unsolicited      int64 `json:"unsolicited"`
-	EchoesSent       int64 `json:"echoes_sent"`
-	EchoTimeouts     int64 `json:"echo_timeouts"`
+	Connections    int64 `json:"connections"`
+	Accepted       int64 `json:"accepted"`
+	Received       int64 `json:"received"`
+	Answered       int64 `json:"answered"`
+	Unsolicited    int64 `json:"unsolicited"`
+	EchoesSent     int64 `json:"echoes_sent"`
+	EchoesAnswered int64 `json:"echoes_answered"`
+	EchoTimeouts   int64 `json:"echo_timeouts"`
+	SignOns        int64 `json:"sign_ons"`
+	SignOffs       int64 `json:"sign_offs"`
+	// NotSignedOn counts requests answered 91 because their connection
+	// was not signed on (Bank B).
+	NotSignedOn      int64 `json:"not_signed_on"`
 	FormatErrors     int64 `json:"format_errors"`
 	LedgerTxns       int64 `json:"ledger_transactions"`
 	ClosedByRule97   int64 `json:"closed_by_rule_97"`
@@ -103,6 +109,7 @@ type Sim struct {
 
 	accepted, received, answered, unsolicited, echoesSent, echoTimeouts atomic.Int64
 	formatErrors, closed97, droppedFault, refusedFault, refusedMax      atomic.Int64
+	echoesAnswered, signOns, signOffs, notSignedOn                      atomic.Int64
 }
 
 // New validates cfg and builds a host; Start begins listening.
@@ -276,7 +283,8 @@ func (s *Sim) Stats() Stats {
 	return Stats{
 		Connections: int64(n), Accepted: s.accepted.Load(), Received: s.received.Load(),
 		Answered: s.answered.Load(), Unsolicited: s.unsolicited.Load(),
-		EchoesSent: s.echoesSent.Load(), EchoTimeouts: s.echoTimeouts.Load(),
+		EchoesSent: s.echoesSent.Load(), EchoesAnswered: s.echoesAnswered.Load(), EchoTimeouts: s.echoTimeouts.Load(),
+		SignOns: s.signOns.Load(), SignOffs: s.signOffs.Load(), NotSignedOn: s.notSignedOn.Load(),
 		FormatErrors: s.formatErrors.Load(), LedgerTxns: int64(s.ledger.Len()),
 		ClosedByRule97: s.closed97.Load(), DroppedByFault: s.droppedFault.Load(),
 		RefusedByFault: s.refusedFault.Load(), RefusedByMaxConn: s.refusedMax.Load(),

@@ -141,6 +141,10 @@ func ParseDE90(v []byte) (Original, error) {
 	if err := checkDigits(v); err != nil {
 		return Original{}, fmt.Errorf("DE90: %w", err)
 	}
+	// bank-a-h2h.md: "... + 00000000000 (11)".
+	if string(v[31:42]) != "00000000000" {
+		return Original{}, errors.New("DE90 positions 32-42: want 11 zeros")
+	}
 	return Original{
 		MTI:        string(v[0:4]),
 		STAN:       string(v[4:10]),
@@ -167,6 +171,12 @@ func ParseDE95(v []byte) (int64, error) {
 	n, err := ParseAmount(v[:12])
 	if err != nil {
 		return 0, fmt.Errorf("DE95 positions 1-12: %w", err)
+	}
+	// bank-a-h2h.md: "positions 13-42 zeros".
+	for _, ch := range v[12:] {
+		if ch != '0' {
+			return 0, errors.New("DE95 positions 13-42: want zeros")
+		}
 	}
 	return n, nil
 }

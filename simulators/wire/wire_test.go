@@ -187,6 +187,12 @@ func TestPrivateFields(t *testing.T) {
 	if n, err := ParseDE95([]byte("000000001000" + strings.Repeat("0", 30))); err != nil || n != 1000 {
 		t.Fatalf("%d %v", n, err)
 	}
+	if _, err := ParseDE90([]byte("0200" + "000123" + "1127101500" + "00000012345" + "00000000001")); err == nil {
+		t.Fatal("DE90 with non-zero positions 32-42 accepted")
+	}
+	if _, err := ParseDE95([]byte("000000001000" + strings.Repeat("0", 29) + "1")); err == nil {
+		t.Fatal("DE95 with non-zero positions 13-42 accepted")
+	}
 	if _, err := ParseDE48([]byte("22015ABC")); err == nil {
 		t.Fatal("truncated TLV accepted")
 	}

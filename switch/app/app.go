@@ -32,16 +32,15 @@ import (
 	"github.com/acquirer/h2hswitch/switch/api"
 	"github.com/acquirer/h2hswitch/switch/api/adapt"
 	"github.com/acquirer/h2hswitch/switch/banklink"
+	"github.com/acquirer/h2hswitch/switch/breaker"
 	"github.com/acquirer/h2hswitch/switch/config"
 	"github.com/acquirer/h2hswitch/switch/engine"
 	"github.com/acquirer/h2hswitch/switch/journal"
 	"github.com/acquirer/h2hswitch/switch/journal/cardvault"
+	"github.com/acquirer/h2hswitch/switch/standin"
 )
 
-// safInterval and safBatch pace the store-and-forward worker.
 const (
-	safInterval = time.Second
-	safBatch    = 64
 	// staleKeyAge is how old an in-flight idempotency key must be before it
 	// is taken for one a crash left behind: far beyond any request's life
 	// (bank timeouts with failover, replay wait, write timeout).
@@ -59,7 +58,9 @@ type App struct {
 	links  map[string]*banklink.Link
 	router *routing.Router
 	eng    *engine.Engine
-	api    *api.Server
+	// breakers are the banks' circuit breakers (engine and operators).
+	breakers *breaker.Set
+	api      *api.Server
 	// handler serves the API (and /metrics unless metrics.listen is set).
 	handler http.Handler
 	metrics http.Handler
@@ -89,12 +90,17 @@ func Build(ctx context.Context, cfg *config.Config, log zerolog.Logger) (_ *App,
 		}
 	}()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := newMetrics(a.reg)
+	if err != nil {
+		return nil, err
+	}
 	a.metrics = promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})
 
 	j := cfg.Journal
 	a.store, err = journal.Open(ctx, journal.Config{
 		Driver: j.Driver, DSN: j.DSN, Schema: j.Schema, Synchronous: j.Synchronous, AllowUnsafeSync: j.AllowUnsafeSync,
 		BusyTimeout: j.BusyTimeout, MaxConns: j.MaxConns, Committers: j.Committers, MaxBatch: j.MaxBatch, MaxWait: j.MaxWait,
+		Hooks: m.journalHooks(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening journal: %w", err)
@@ -130,17 +136,21 @@ func Build(ctx context.Context, cfg *config.Config, log zerolog.Logger) (_ *App,
 			return nil, fmt.Errorf("opening bank link %s: %w", name, err)
 		}
 		a.links[name] = link
+		if err := a.reg.Register(linkInFlight(link)); err != nil {
+			return nil, fmt.Errorf("registering banks.%s metrics: %w", name, err)
+		}
 		cutOff, err := cutOffOf(b.Dialect)
 		if err != nil {
 			return nil, fmt.Errorf("banks.%s: %w", name, err)
 		}
 		banks = append(banks, engine.Bank{
-			Name: name, Dialect: d, Link: link, AcquirerID: b.AcquirerID, CutOff: cutOff, RepeatInterval: b.RepeatInterval,
+			Name: name, Dialect: d, Link: link, AcquirerID: b.AcquirerID, CutOff: cutOff,
+			SyncTimeout: b.Timeout, RepeatInterval: b.RepeatInterval, RepeatMin: b.RepeatMin,
 		})
 	}
 
 	a.router, err = routing.NewRouter(routing.RouterConfig{
-		Path: cfg.Routing.File, Options: routing.Options{Banks: cfg.BankNames()}, Logger: log,
+		Path: cfg.Routing.File, Options: routing.Options{Banks: cfg.BankNames()}, Logger: log, OnReload: m.onReload,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building router: %w", err)
@@ -149,15 +159,37 @@ func Build(ctx context.Context, cfg *config.Config, log zerolog.Logger) (_ *App,
 		return nil, fmt.Errorf("routing.file: %w", err)
 	}
 
+	a.breakers, err = newBreakers(cfg, a.reg)
+	if err != nil {
+		return nil, err
+	}
+	standInMetrics, err := standin.NewMetrics(a.reg)
+	if err != nil {
+		return nil, fmt.Errorf("registering stand-in metrics: %w", err)
+	}
+	standIn, err := standin.New(cfg.StandIn, standin.Options{Journal: a.store, Metrics: standInMetrics})
+	if err != nil {
+		return nil, fmt.Errorf("standin: %w", err)
+	}
+
 	host, _ := os.Hostname()
 	a.eng, err = engine.New(engine.Config{
-		Store: a.store, Vault: vault, Router: engine.RouterFrom(a.router, nil), Banks: banks,
+		Store: a.store, Vault: vault, Router: countingRouter{next: engine.RouterFrom(a.router, nil), m: m}, Banks: banks,
+		Metrics: a.reg,
 		Reasons: engine.ReasonFunc(func(dialect, code string) engine.Reason {
 			r := reasonTable.Lookup(dialect, code)
 			return engine.Reason{Reason: r.Reason, ReasonCode: r.ReasonCode, ResponseCode: r.ResponseCode, BankResponseCode: r.BankResponseCode}
 		}),
-		Owner:  fmt.Sprintf("%s:%d", host, os.Getpid()),
+		// host:pid plus a random part: two switches in one process (tests)
+		// or a restarted container with the same PID never share a lease.
+		Owner:  fmt.Sprintf("%s:%d:%s", host, os.Getpid(), journal.NewID("")[16:]),
 		Logger: log,
+		SAF: engine.SAFPolicy{
+			Lease: cfg.SAF.Lease, MaxAge: cfg.SAF.MaxAge, MaxAttempts: cfg.SAF.MaxAttempts, Parallel: cfg.SAF.Parallel,
+			RecoverEvery: cfg.SAF.RecoverEvery, RecoverAfter: cfg.SAF.RecoverAfter,
+		},
+		Breaker: a.breakers,
+		StandIn: standIn,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building engine: %w", err)
@@ -168,7 +200,7 @@ func Build(ctx context.Context, cfg *config.Config, log zerolog.Logger) (_ *App,
 	for n, l := range a.links {
 		linkViews[n] = l
 	}
-	bankView := adapt.Banks{Links: linkViews}
+	bankView := adapt.Banks{Links: linkViews, Breakers: a.breakers}
 	clients := make([]api.Client, 0, len(cfg.API.Clients))
 	for _, name := range sortedClientNames(cfg) {
 		c := cfg.API.Clients[name]
@@ -215,6 +247,24 @@ func (a *App) Registry() *prometheus.Registry { return a.reg }
 // Close releases what Build opened when the App is not going to be served
 // (Serve closes everything itself on return).
 func (a *App) Close(ctx context.Context) { a.close(ctx) }
+
+// newBreakers builds one circuit breaker per configured bank (breakers.<bank>
+// or the defaults).
+func newBreakers(cfg *config.Config, reg prometheus.Registerer) (*breaker.Set, error) {
+	m, err := breaker.NewMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("registering breaker metrics: %w", err)
+	}
+	confs := make(map[string]breaker.Config, len(cfg.Banks))
+	for _, name := range cfg.BankNames() {
+		confs[name] = cfg.Breakers[name]
+	}
+	set, err := breaker.NewSet(confs, breaker.Options{Metrics: m})
+	if err != nil {
+		return nil, fmt.Errorf("breakers: %w", err)
+	}
+	return set, nil
+}
 
 // idempotencyKey derives the API's body-hash key from the journal's HMAC
 // key, so one secret covers both and the two uses never share a key.
@@ -272,7 +322,9 @@ func (a *App) Serve(ctx context.Context, apiLn, metricsLn net.Listener, hup <-ch
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := a.eng.RunSAF(workCtx, safInterval, safBatch); err != nil && !errors.Is(err, context.Canceled) {
+		// Its first pass also settles what a crash left pending (Recover)
+		// and resumes every queued item whose lease has expired.
+		if err := a.eng.RunSAF(workCtx, a.cfg.SAF.Interval, a.cfg.SAF.Batch); err != nil && !errors.Is(err, context.Canceled) {
 			a.log.Error().Err(err).Msg("SAF worker stopped")
 		}
 	})

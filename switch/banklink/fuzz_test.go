@@ -33,7 +33,7 @@ func fuzzFrameReader(f *testing.F, name string) {
 	d := testDialect(f, name)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var bad error
-		fr := &frameReader{framing: d.Framing, spec: d.Spec, onBad: func(err error) { bad = err }}
+		fr := &frameReader{dialect: d, onBad: func(err error) { bad = err }}
 		r := bytes.NewReader(data)
 		for range 16 {
 			msg, err := fr.ReadMessage(r)

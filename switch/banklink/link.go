@@ -123,6 +123,7 @@ type pending struct {
 	stan     string
 	mti      string
 	key      string // matchKey of the expected response
+	rrn      string // DE37 of the request, "" when it has none
 	internal bool   // network management originated by the link
 	state    reqState
 	sess     *session
@@ -136,6 +137,7 @@ type result struct {
 
 type lateEntry struct {
 	key      string
+	rrn      string
 	until    time.Time
 	internal bool
 }
@@ -315,7 +317,7 @@ func (l *Link) Send(ctx context.Context, msg *iso8583.Message) (*iso8583.Message
 	if err != nil {
 		return nil, notSent(ErrInvalidMessage, "", err)
 	}
-	p, err := l.reserve(stan, mti, false)
+	p, err := l.reserve(stan, mti, fieldOf(msg, 37), false)
 	if err != nil {
 		l.count("not_sent")
 		return nil, err
@@ -346,8 +348,9 @@ func (l *Link) count(res string) {
 	}
 }
 
-// reserve makes stan outstanding for a request of type mti.
-func (l *Link) reserve(stan, mti string, internal bool) (*pending, error) {
+// reserve makes stan outstanding for a request of type mti carrying DE37
+// rrn ("" for none).
+func (l *Link) reserve(stan, mti, rrn string, internal bool) (*pending, error) {
 	key := matchKey(mti, stan)
 	now := time.Now()
 	l.mu.Lock()
@@ -368,7 +371,7 @@ func (l *Link) reserve(stan, mti string, internal bool) (*pending, error) {
 		}
 		delete(l.late, stan)
 	}
-	p := &pending{stan: stan, mti: mti, key: key, internal: internal, done: make(chan result, 1)}
+	p := &pending{stan: stan, mti: mti, key: key, rrn: rrn, internal: internal, done: make(chan result, 1)}
 	l.pending[stan] = p
 	return p, nil
 }
@@ -583,7 +586,7 @@ func (l *Link) finishLocked(p *pending) {
 
 func (l *Link) quarantineLocked(p *pending) {
 	now := time.Now()
-	l.late[p.stan] = lateEntry{key: p.key, until: now.Add(l.cfg.LateWindow), internal: p.internal}
+	l.late[p.stan] = lateEntry{key: p.key, rrn: p.rrn, until: now.Add(l.cfg.LateWindow), internal: p.internal}
 	if now.Sub(l.lastSweep) > time.Minute {
 		l.lastSweep = now
 		for stan, le := range l.late {
@@ -718,7 +721,7 @@ func (l *Link) network(ctx context.Context, s *session, code string, timeout tim
 	if err != nil {
 		return nil, notSent(ErrInvalidMessage, "", err)
 	}
-	p, err := l.reserve(stan, "0800", true)
+	p, err := l.reserve(stan, "0800", "", true)
 	if err != nil {
 		return nil, err
 	}

@@ -80,8 +80,7 @@ func (l *Link) open(slot int) (*session, error) {
 	conn, err := connection.NewFrom(&deadlineConn{Conn: nc, writeTimeout: l.cfg.WriteTimeout},
 		l.dialect.Spec, nil, nil,
 		connection.SetMessageReader(&frameReader{
-			framing: l.dialect.Framing,
-			spec:    l.dialect.Spec,
+			dialect: l.dialect,
 			onBad: func(err error) {
 				log.Warn().Err(err).Msg("discarded undecodable message from host")
 			},
@@ -252,7 +251,7 @@ func (l *Link) deliver(s *session, mti string, msg *iso8583.Message) {
 	if err == nil {
 		key := matchKey(mti, stan)
 		l.mu.Lock()
-		if p := l.pending[stan]; p != nil && p.key == key && p.sess != nil {
+		if p := l.pending[stan]; p != nil && p.key == key && p.sess != nil && sameRRN(p.rrn, msg) {
 			sentOn := p.sess
 			l.finishLocked(p)
 			l.mu.Unlock()
@@ -264,7 +263,7 @@ func (l *Link) deliver(s *session, mti string, msg *iso8583.Message) {
 			return
 		}
 		le, late := l.late[stan]
-		late = late && le.key == key
+		late = late && le.key == key && sameRRN(le.rrn, msg)
 		if late {
 			delete(l.late, stan)
 		}
@@ -281,6 +280,16 @@ func (l *Link) deliver(s *session, mti string, msg *iso8583.Message) {
 	}
 	l.log.Warn().Str("conn", s.id).Str("mti", mti).Str("stan", raw).Str("rc", fieldOf(msg, 39)).Msg("response matches no outstanding request")
 	l.unsolicited(msg)
+}
+
+// sameRRN reports whether a response may answer a request with DE37 rrn:
+// both documents match by DE11 and call a response whose echoed DE11/DE37
+// matches no outstanding request unsolicited. A response that omits DE37
+// is matched by MTI and STAN alone (some hosts drop it on a format error
+// 30); one that echoes a different DE37 answers someone else.
+func sameRRN(rrn string, msg *iso8583.Message) bool {
+	got := fieldOf(msg, 37)
+	return rrn == "" || got == "" || got == rrn
 }
 
 func (l *Link) unsolicited(msg *iso8583.Message) {

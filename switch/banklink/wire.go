@@ -13,6 +13,7 @@ import (
 	"github.com/moov-io/iso8583"
 	isoerrors "github.com/moov-io/iso8583/errors"
 
+	"github.com/acquirer/h2hswitch/specs"
 	"github.com/acquirer/h2hswitch/specs/framing"
 )
 
@@ -99,10 +100,12 @@ func (requestIDGenerator) GenerateRequestID(msg *iso8583.Message) (string, error
 // MessageReader. Framing errors (bad or oversized length, EOF) end the
 // connection; a frame that does not decode is reported to onBad and skipped,
 // because the stream is still in sync and the other requests on the
-// connection are unaffected.
+// connection are unaffected. Frames are decoded with the dialect's strict
+// Unpack (no bytes after the last field, no tertiary bitmap, a 4-digit MTI),
+// not moov-io's lenient one, so that the link accepts exactly what the
+// bank's document describes.
 type frameReader struct {
-	framing framing.Framing
-	spec    *iso8583.MessageSpec
+	dialect *specs.Dialect
 	onBad   func(err error)
 }
 
@@ -121,11 +124,11 @@ func (e *errUndecodable) Error() string {
 }
 
 func (fr *frameReader) ReadMessage(r io.Reader) (*iso8583.Message, error) {
-	raw, err := fr.framing.ReadMessage(r)
+	raw, err := fr.dialect.Framing.ReadMessage(r)
 	if err != nil {
 		return nil, fmt.Errorf("reading frame: %w", err)
 	}
-	msg, err := decode(fr.spec, raw)
+	msg, err := decode(fr.dialect, raw)
 	if err != nil {
 		if fr.onBad != nil {
 			fr.onBad(err)
@@ -135,18 +138,19 @@ func (fr *frameReader) ReadMessage(r io.Reader) (*iso8583.Message, error) {
 	return msg, nil
 }
 
-// decode unpacks raw with spec and never panics.
-func decode(spec *iso8583.MessageSpec, raw []byte) (msg *iso8583.Message, err error) {
+// decode unpacks raw with the dialect and never panics. The error keeps
+// only the failing field's ID: moov-io's messages may quote field data.
+func decode(d *specs.Dialect, raw []byte) (msg *iso8583.Message, err error) {
 	defer func() {
 		if recover() != nil {
 			msg, err = nil, &errUndecodable{panic: true}
 		}
 	}()
-	m := iso8583.NewMessage(spec)
-	if uerr := m.Unpack(raw); uerr != nil {
+	m, uerr := d.Unpack(raw)
+	if uerr != nil {
 		var ue *isoerrors.UnpackError
-		if errors.As(uerr, &ue) {
-			return nil, &errUndecodable{fields: ue.FieldIDs()}
+		if errors.As(uerr, &ue) && ue.FieldID != "" {
+			return nil, &errUndecodable{fields: []string{ue.FieldID}}
 		}
 		return nil, &errUndecodable{}
 	}

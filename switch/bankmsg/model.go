@@ -5,6 +5,8 @@
 package bankmsg
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/acquirer/h2hswitch/specs"
@@ -118,4 +120,39 @@ type Response struct {
 	AuthCode             string // DE38
 	NetworkTransactionID string // A: DE48 tag 22; B: DE62
 	NetworkCode          string // DE70
+}
+
+// String describes r for logs and error messages: operation, STAN, RRN,
+// amount and the card masked 6+4. The CVV, the 3-D Secure authentication
+// value and the wallet cryptogram are never included, so that a Request
+// that ends up in a log line through %v or %+v leaks no card data.
+func (r Request) String() string {
+	return fmt.Sprintf("bankmsg.Request{op=%s repeat=%t stan=%s rrn=%s card=%s amount=%d currency=%s}",
+		r.Op, r.Repeat, r.STAN, r.RRN, maskPAN(r.PAN), r.Amount, r.CurrencyNumeric)
+}
+
+// GoString makes %#v as safe as %v.
+func (r Request) GoString() string { return r.String() }
+
+// String hides the authentication value.
+func (t ThreeDS) String() string {
+	return fmt.Sprintf("bankmsg.ThreeDS{eci=%s version=%s}", t.ECI, t.Version)
+}
+
+// GoString makes %#v as safe as %v.
+func (t ThreeDS) GoString() string { return t.String() }
+
+// String hides the token cryptogram.
+func (w Wallet) String() string { return fmt.Sprintf("bankmsg.Wallet{kind=%s eci=%s}", w.Kind, w.ECI) }
+
+// GoString makes %#v as safe as %v.
+func (w Wallet) GoString() string { return w.String() }
+
+// maskPAN returns a PAN as its first 6 and last 4 digits with the rest
+// starred; anything shorter than 13 characters is starred whole.
+func maskPAN(pan string) string {
+	if len(pan) < 13 {
+		return strings.Repeat("*", len(pan))
+	}
+	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
 }

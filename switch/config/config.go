@@ -6,6 +6,7 @@
 package config
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -20,6 +21,10 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
+
+	"github.com/acquirer/h2hswitch/switch/breaker"
+	"github.com/acquirer/h2hswitch/switch/journal"
+	"github.com/acquirer/h2hswitch/switch/standin"
 )
 
 // EnvPrefix is the prefix of every environment override.
@@ -49,6 +54,13 @@ type Config struct {
 	Journal Journal         `mapstructure:"journal"`
 	Routing Routing         `mapstructure:"routing"`
 	Banks   map[string]Bank `mapstructure:"banks"`
+	// SAF paces the store-and-forward worker and its dead-letter policy.
+	SAF SAF `mapstructure:"saf"`
+	// StandIn holds the stand-in (STIP) rules per bank (docs/standin.md).
+	StandIn standin.Config `mapstructure:"standin"`
+	// Breakers tunes each bank's circuit breaker by bank name; a bank not
+	// listed gets the defaults (docs/standin.md).
+	Breakers map[string]breaker.Config `mapstructure:"breakers"`
 }
 
 // API is the upstream HTTP API.
@@ -119,6 +131,30 @@ type Journal struct {
 	HMACKey string `mapstructure:"hmac_key"`
 }
 
+// SAF is the store-and-forward worker's section (docs/failures.md).
+type SAF struct {
+	// Interval between passes over the queue (default 1s).
+	Interval time.Duration `mapstructure:"interval"`
+	// Batch is the most items claimed per pass (default 64); Parallel the
+	// most sent at once (default 8).
+	Batch    int `mapstructure:"batch"`
+	Parallel int `mapstructure:"parallel"`
+	// Lease is how long a claimed item belongs to this process; another
+	// process takes it over only after it expired (default 2m; must exceed
+	// every bank timeout).
+	Lease time.Duration `mapstructure:"lease"`
+	// MaxAge and MaxAttempts move an unacknowledged item to dead-letter
+	// (default 24h; attempts 0 = no limit by count).
+	MaxAge      time.Duration `mapstructure:"max_age"`
+	MaxAttempts int           `mapstructure:"max_attempts"`
+	// RecoverEvery is how often operations a dead process left without an
+	// outcome are looked for (default 30s); RecoverAfter is the age from
+	// which a pending operation counts as abandoned (default: 2 × the
+	// longest bank timeout + 15s).
+	RecoverEvery time.Duration `mapstructure:"recover_every"`
+	RecoverAfter time.Duration `mapstructure:"recover_after"`
+}
+
 // Routing is the routing table.
 type Routing struct {
 	File string `mapstructure:"file"`
@@ -134,6 +170,9 @@ type Bank struct {
 	EchoInterval   time.Duration `mapstructure:"echo_interval"`
 	ReadTimeout    time.Duration `mapstructure:"read_timeout"`
 	RepeatInterval time.Duration `mapstructure:"repeat_interval"`
+	// RepeatMin is the first repeat's delay, doubled per repeat up to
+	// repeat_interval (default repeat_interval/8).
+	RepeatMin time.Duration `mapstructure:"repeat_min"`
 	// MaxInFlight bounds outstanding requests per connection.
 	MaxInFlight int     `mapstructure:"max_in_flight"`
 	TLS         BankTLS `mapstructure:"tls"`
@@ -222,6 +261,11 @@ func leafKeys(t reflect.Type, prefix string) []string {
 		f := t.Field(i)
 		name := f.Tag.Get("mapstructure")
 		path := join(prefix, name)
+		if strings.HasSuffix(name, ",squash") {
+			// An embedded struct whose keys sit at its parent's level.
+			out = append(out, leafKeys(f.Type, prefix)...)
+			continue
+		}
 		switch {
 		case f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]():
 			out = append(out, leafKeys(f.Type, path)...)
@@ -360,6 +404,24 @@ func (c *Config) applyDefaults() {
 	if c.Journal.Driver == "" {
 		c.Journal.Driver = DriverSQLite
 	}
+	if c.SAF.Interval == 0 {
+		c.SAF.Interval = time.Second
+	}
+	if c.SAF.Batch == 0 {
+		c.SAF.Batch = 64
+	}
+	if c.SAF.Parallel == 0 {
+		c.SAF.Parallel = 8
+	}
+	if c.SAF.Lease == 0 {
+		c.SAF.Lease = 2 * time.Minute
+	}
+	if c.SAF.MaxAge == 0 {
+		c.SAF.MaxAge = 24 * time.Hour
+	}
+	if c.SAF.RecoverEvery == 0 {
+		c.SAF.RecoverEvery = 30 * time.Second
+	}
 	for name, b := range c.Banks {
 		if d, ok := knownDialect(b.Dialect); ok {
 			if b.Connections == 0 {
@@ -421,7 +483,68 @@ func (c *Config) validate() []string {
 		p.add("routing.file", "required")
 	}
 	c.validateBanks(&p)
+	c.validateFailures(&p)
 	return p
+}
+
+// validateFailures checks the saf, standin and breakers sections.
+func (c *Config) validateFailures(p *problems) {
+	s := c.SAF
+	p.duration("saf.interval", s.Interval, 10*time.Millisecond, time.Minute)
+	if s.Batch < 1 || s.Batch > 10000 {
+		p.add("saf.batch", fmt.Sprintf("%d out of range 1..10000", s.Batch))
+	}
+	if s.Parallel < 1 || s.Parallel > 256 {
+		p.add("saf.parallel", fmt.Sprintf("%d out of range 1..256", s.Parallel))
+	}
+	p.duration("saf.lease", s.Lease, time.Second, time.Hour)
+	for _, name := range sortedKeys(c.Banks) {
+		if t := c.Banks[name].Timeout; s.Lease > 0 && t > 0 && s.Lease < t+5*time.Second {
+			p.add("saf.lease", fmt.Sprintf("%v must exceed banks.%s.timeout %v by at least 5s", s.Lease, name, t))
+		}
+	}
+	p.duration("saf.max_age", s.MaxAge, time.Minute, 90*24*time.Hour)
+	if s.MaxAttempts < 0 {
+		p.add("saf.max_attempts", "must not be negative (0: no limit by count)")
+	}
+	if s.RecoverEvery < 0 {
+		// negative is refused: recovery of dead peers must not be switched off by accident
+		p.add("saf.recover_every", "must not be negative")
+	}
+	if s.RecoverAfter < 0 {
+		p.add("saf.recover_after", "must not be negative")
+	}
+	for _, name := range sortedKeys(c.Banks) {
+		b := c.Banks[name]
+		if b.RepeatMin < 0 || (b.RepeatMin > 0 && b.RepeatMin > b.RepeatInterval) {
+			p.add("banks."+name+".repeat_min", fmt.Sprintf("%v must be 0..repeat_interval (%v)", b.RepeatMin, b.RepeatInterval))
+		}
+	}
+	for _, name := range sortedKeys(c.StandIn.Banks) {
+		if _, ok := c.Banks[name]; !ok {
+			p.add("standin.banks."+name, "not a configured bank")
+		}
+	}
+	if _, err := standin.New(c.StandIn, standin.Options{Journal: noJournal{}}); err != nil {
+		p.add("standin", err.Error())
+	}
+	for _, name := range sortedKeys(c.Breakers) {
+		if _, ok := c.Banks[name]; !ok {
+			p.add("breakers."+name, "not a configured bank")
+			continue
+		}
+		if err := c.Breakers[name].WithDefaults().Validate("breakers." + name); err != nil {
+			p.add("breakers."+name, err.Error())
+		}
+	}
+}
+
+// noJournal lets the stand-in rules be validated at load, before the
+// journal is open.
+type noJournal struct{}
+
+func (noJournal) ListPayments(context.Context, journal.PaymentFilter) ([]*journal.Payment, error) {
+	return nil, nil
 }
 
 func (c *Config) validateClients(p *problems) {

@@ -210,7 +210,7 @@ func (e *Engine) Refund(ctx context.Context, in OperationInput) (*Refund, error)
 	pay := payload{Op: specs.OpRefund, Amount: tr.Amount, RRN: rrn, Original: originalOf(p.AcquirerID, orig)}
 	p.RefundedAmount += tr.Amount // reserved now; released if the bank declines
 	spec := b.Dialect.Ops[specs.OpRefund]
-	if !spec.Advice && orig.Kind == journal.OpCapture && orig.Status != journal.OpAcknowledged {
+	if !spec.Advice && (orig.Kind == journal.OpCapture || orig.Kind == journal.OpAdvice) && orig.Status != journal.OpAcknowledged {
 		// An online refund needs the bank to know the completion it
 		// refers to; the completion is still being repeated.
 		return nil, unavailable("the capture is not acknowledged by the bank yet; retry the refund later", nil)
@@ -323,7 +323,17 @@ type payload struct {
 // if that attempt is not acknowledged.
 func (e *Engine) adviceFlow(ctx context.Context, b *Bank, p *journal.Payment, kind journal.OpKind, safKind journal.SAFKind,
 	requestID, opID string, amount int64, refOp string, pay payload) error {
-	op, item, err := e.debt(ctx, b, p, kind, safKind, requestID, opID, amount, refOp, pay, e.now().Add(b.RepeatInterval))
+	// Per payment the bank receives debts in the order they arose: behind
+	// an earlier unfinished debt the first attempt is the SAF worker's.
+	held, err := e.owesBefore(ctx, p.ID, b.Name)
+	if err != nil {
+		return unavailable("reading the payment's queued debts", err)
+	}
+	due := e.now().Add(b.backoff(1))
+	if held {
+		due = e.now()
+	}
+	op, item, err := e.debt(ctx, b, p, kind, safKind, requestID, opID, amount, refOp, pay, due)
 	if err != nil {
 		return err
 	}
@@ -332,6 +342,10 @@ func (e *Engine) adviceFlow(ctx context.Context, b *Bank, p *journal.Payment, ki
 			return unavailable("the payment changed concurrently; retry", err)
 		}
 		return unavailable(fmt.Sprintf("journaling %s of %s", kind, p.ID), err)
+	}
+	if held {
+		e.log.Info().Str("payment", p.ID).Str("operation", op.ID).Msg("queued behind an earlier debt of the payment")
+		return nil
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.SyncTimeout)
 	defer cancel()
@@ -397,15 +411,16 @@ func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *j
 			return false, fmt.Errorf("journaling STAN of %s: %w", op.ID, err)
 		}
 	}
-	if pay.Op == specs.OpRefund && op.RefOperationID != "" {
-		// A refund advice names the message the bank acknowledged: for a
-		// captured preauth, the completion as the bank took it — so it
-		// waits until the completion is acknowledged.
+	if op.RefOperationID != "" && pay.Original != nil {
+		// DE90 names the message as the bank acknowledged it: a
+		// completion or a stand-in advice by its acknowledged attempt
+		// (a repeat carries a new DE7) — so what refers to one waits
+		// until it is acknowledged.
 		ref, err := e.store.GetOperation(ctx, op.RefOperationID)
 		if err != nil {
 			return false, fmt.Errorf("reading original %s of %s: %w", op.RefOperationID, op.ID, err)
 		}
-		if ref.Kind == journal.OpCapture && ref.Status != journal.OpAcknowledged {
+		if (ref.Kind == journal.OpCapture || ref.Kind == journal.OpAdvice) && ref.Status != journal.OpAcknowledged {
 			return false, errWaitingForOriginal
 		}
 		pay.Original = originalOf(p.AcquirerID, ref)

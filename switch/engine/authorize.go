@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/acquirer/h2hswitch/switch/bankmsg"
+	"github.com/acquirer/h2hswitch/switch/breaker"
 	"github.com/acquirer/h2hswitch/switch/journal"
 	"github.com/acquirer/h2hswitch/switch/journal/cardvault"
 )
@@ -135,13 +136,17 @@ func (e *Engine) Authorize(ctx context.Context, in AuthorizeInput) (*Payment, er
 	p.Route = dec.Rule
 
 	a := &authAttempt{e: e, in: &in, p: p, pan: pan, expiry: expiry, src: src, ccyNumeric: ccy.Numeric}
+	var target *Bank // the bank the route would have used: it gets a stand-in's advice
 	for _, name := range dec.Banks {
 		b, err := e.bank(name)
 		if err != nil {
 			e.log.Error().Str("payment", p.ID).Str("bank", name).Msg("routing named an unconfigured bank")
 			continue
 		}
-		if !b.Link.Usable() {
+		if target == nil {
+			target = b
+		}
+		if !e.usable(name) {
 			continue
 		}
 		done, err := a.try(ctx, b)
@@ -155,6 +160,14 @@ func (e *Engine) Authorize(ctx context.Context, in AuthorizeInput) (*Payment, er
 	// No bank took it: nothing was sent anywhere.
 	if dec.NoRoute {
 		e.log.Warn().Str("payment", p.ID).Msg("no_route: no routing rule matched")
+	} else if target != nil && e.standIn != nil {
+		ok, err := a.standInFor(ctx, target)
+		if err != nil {
+			e.log.Error().Err(err).Str("payment", p.ID).Msg("stand-in failed; declining")
+		}
+		if ok {
+			return e.view(ctx, p.ID)
+		}
 	}
 	setDecline(p, issuerUnavailable(""))
 	if err := a.save(ctx); err != nil {
@@ -163,9 +176,17 @@ func (e *Engine) Authorize(ctx context.Context, in AuthorizeInput) (*Payment, er
 	return e.view(ctx, p.ID)
 }
 
+// usable is routing's "usable": a signed-on connection and a circuit
+// that is not open.
 func (e *Engine) usable(bank string) bool {
 	b, ok := e.banks[bank]
-	return ok && b.Link.Usable()
+	if !ok {
+		return false
+	}
+	if e.breaker != nil {
+		return e.breaker.Usable(bank, b.Link.Usable())
+	}
+	return b.Link.Usable()
 }
 
 // authAttempt carries one Authorize call across failover attempts.
@@ -227,6 +248,17 @@ func (a *authAttempt) request(b *Bank, stan, rrn string, now time.Time) *bankmsg
 // next bank may be tried.
 func (a *authAttempt) try(ctx context.Context, b *Bank) (bool, error) {
 	e, p := a.e, a.p
+	outcome := func(breaker.Outcome) {}
+	if e.breaker != nil {
+		ok, done := e.breaker.Allow(b.Name)
+		if !ok {
+			return false, nil // circuit open: nothing sent, try the next bank
+		}
+		// done ignores all but its first call: an exit before the send
+		// (no STAN, journal failure) is no verdict on the bank.
+		outcome = done
+		defer done(breaker.Ignore)
+	}
 	stan, err := b.Link.NextSTAN(ctx)
 	if err != nil {
 		e.log.Warn().Err(err).Str("payment", p.ID).Str("bank", b.Name).Msg("no STAN from link; trying the next bank")
@@ -272,6 +304,7 @@ func (a *authAttempt) try(ctx context.Context, b *Bank) (bool, error) {
 	start := time.Now()
 	resp, sendErr := b.Link.Send(ctx, msg)
 	latency := time.Since(start).Milliseconds()
+	outcome(breaker.Classify(sendErr))
 
 	wctx, cancel := detached(ctx)
 	defer cancel()
@@ -287,7 +320,10 @@ func (a *authAttempt) try(ctx context.Context, b *Bank) (bool, error) {
 		}
 		// Maybe sent: decline and owe a reversal, both in one write.
 		e.log.Warn().Err(sendErr).Str("payment", p.ID).Str("bank", b.Name).Str("stan", stan).Msg("authorization unanswered; reversing")
-		return true, e.recordUnanswered(wctx, b, p, op, sendErr.Error(), issuerUnavailable(""))
+		if err := e.recordUnanswered(wctx, b, p, op, sendErr.Error(), issuerUnavailable("")); err != nil {
+			return true, err
+		}
+		return true, a.standInAfterTimeout(wctx, b)
 	}
 	e.logMessage(wctx, p.ID, op.ID, b.Name, journal.DirIn, logFields(resp))
 	res, err := bankmsg.DecodeResponse(b.Dialect, resp)
@@ -349,6 +385,7 @@ func (e *Engine) recordUnanswered(ctx context.Context, b *Bank, p *journal.Payme
 		return fmt.Errorf("recording timeout of %s and queueing its reversal: %w", p.ID, err)
 	}
 	e.rememberUnanswered(op)
+	e.m.timeouts.WithLabelValues(b.Name, string(op.Kind)).Inc()
 	return nil
 }
 
@@ -370,16 +407,24 @@ func (e *Engine) logMessage(ctx context.Context, paymentID, opID, bank string, d
 	}
 }
 
-// authOp reads the payment's approved (or last) authorization operation.
+// authOp reads the operation that put the payment on the bank's books:
+// its approved authorization, else its stand-in advice, else its last
+// authorization attempt.
 func authOp(ops []*journal.Operation) *journal.Operation {
-	var last *journal.Operation
+	var last, advice *journal.Operation
 	for _, op := range ops {
-		if op.Kind == journal.OpAuthorization {
+		switch op.Kind {
+		case journal.OpAuthorization:
 			last = op
 			if op.Status == journal.OpApproved {
 				return op
 			}
+		case journal.OpAdvice:
+			advice = op
 		}
+	}
+	if advice != nil {
+		return advice
 	}
 	return last
 }

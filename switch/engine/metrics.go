@@ -19,10 +19,6 @@ type metrics struct {
 	safAttempts *prometheus.CounterVec
 	// safDead counts items moved to dead-letter: the alert metric.
 	safDead *prometheus.CounterVec
-	// standIn counts stand-in decisions; standInLoss the advices a bank
-	// refused (money the processor may not recover).
-	standIn     *prometheus.CounterVec
-	standInLoss *prometheus.CounterVec
 	// recovered counts operations crash recovery declined and reversed.
 	recovered prometheus.Counter
 }
@@ -45,14 +41,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "h2hswitch", Subsystem: "saf", Name: "dead_letter_total",
 			Help: "Store-and-forward items moved to dead-letter (need an operator: /v1/admin/saf). Alert on any increase.",
 		}, []string{"bank", "kind", "cause"}),
-		standIn: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "h2hswitch", Subsystem: "engine", Name: "stand_in_total",
-			Help: "Stand-in decisions by bank the route would have used and result (approved, declined).",
-		}, []string{"bank", "result"}),
-		standInLoss: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "h2hswitch", Subsystem: "engine", Name: "stand_in_losses_total",
-			Help: "Stand-in advices the bank refused: approvals the processor gave and the bank does not honour.",
-		}, []string{"bank"}),
 		recovered: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "h2hswitch", Subsystem: "engine", Name: "recovered_operations_total",
 			Help: "Operations found journaled without an outcome (crash or dead peer) and declined with a reversal queued.",
@@ -61,7 +49,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.timeouts, m.late, m.safAttempts, m.safDead, m.standIn, m.standInLoss, m.recovered} {
+	for _, c := range []prometheus.Collector{m.timeouts, m.late, m.safAttempts, m.safDead, m.recovered} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering engine metrics: %w", err)
 		}

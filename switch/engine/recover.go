@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,11 +29,18 @@ func (e *Engine) Recover(ctx context.Context, olderThan time.Duration) (int, err
 	n := 0
 	for _, op := range ops {
 		done, err := e.recoverOp(ctx, op)
+		if errors.Is(err, journal.ErrVersionConflict) {
+			// Settled meanwhile: its owner recorded the answer late, or
+			// another process recovered it first.
+			e.log.Info().Str("operation", op.ID).Str("payment", op.PaymentID).Msg("operation settled concurrently; nothing to recover")
+			continue
+		}
 		if err != nil {
 			return n, fmt.Errorf("recovering operation %s of %s: %w", op.ID, op.PaymentID, err)
 		}
 		if done {
 			n++
+			e.m.recovered.Inc()
 		}
 	}
 	return n, nil

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moov-io/iso8583"
@@ -13,14 +15,10 @@ import (
 	"github.com/acquirer/h2hswitch/switch/journal"
 )
 
-// safLease is how long a claimed SAF item stays leased to this process;
-// longer than one attempt (bank timeout) so that another process never
-// sends the same item concurrently.
-const safLease = 2 * time.Minute
-
 // RunSAF repeats queued reversals and advices until ctx ends: every
-// interval it claims the due items and sends each once. It returns ctx's
-// error.
+// interval it claims the due items and sends them (up to SAFPolicy.Parallel
+// at once), and every SAFPolicy.RecoverEvery it settles operations a dead
+// process left without an outcome (Recover). It returns ctx's error.
 func (e *Engine) RunSAF(ctx context.Context, interval time.Duration, batch int) error {
 	if interval <= 0 {
 		interval = time.Second
@@ -30,9 +28,25 @@ func (e *Engine) RunSAF(ctx context.Context, interval time.Duration, batch int) 
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var lastRecover time.Time
 	for {
-		if _, err := e.ProcessSAF(ctx, batch); err != nil && ctx.Err() == nil {
-			e.log.Error().Err(err).Msg("SAF pass failed")
+		if e.saf.RecoverEvery > 0 && time.Since(lastRecover) >= e.saf.RecoverEvery {
+			lastRecover = time.Now()
+			if n, err := e.Recover(ctx, e.saf.RecoverAfter); err != nil && ctx.Err() == nil {
+				e.log.Error().Err(err).Msg("recovering abandoned operations")
+			} else if n > 0 {
+				e.log.Warn().Int("operations", n).Msg("recovered operations left without an outcome")
+			}
+		}
+		for {
+			// Drain what is due now before waiting for the next tick.
+			n, err := e.processSAF(ctx, batch)
+			if err != nil && ctx.Err() == nil {
+				e.log.Error().Err(err).Msg("SAF pass failed")
+			}
+			if err != nil || n < batch || ctx.Err() != nil {
+				break
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -45,27 +59,63 @@ func (e *Engine) RunSAF(ctx context.Context, interval time.Duration, batch int) 
 // ProcessSAF claims up to limit due SAF items and attempts each once. It
 // returns how many were finished (acknowledged by the bank).
 func (e *Engine) ProcessSAF(ctx context.Context, limit int) (int, error) {
-	items, err := e.store.ClaimDue(ctx, e.owner, limit, safLease)
+	items, err := e.store.ClaimDue(ctx, e.owner, limit, e.saf.Lease)
 	if err != nil {
 		return 0, fmt.Errorf("claiming due SAF items: %w", err)
 	}
-	done := 0
-	for _, it := range items {
-		ok, err := e.processItem(ctx, it)
-		if err != nil {
-			e.log.Warn().Err(err).Str("saf", it.ID).Str("bank", it.Bank).Str("payment", it.PaymentID).Msg("SAF attempt failed")
-		}
-		if ok {
-			done++
-		}
+	return e.work(ctx, items), nil
+}
+
+// processSAF is ProcessSAF reporting how many items it claimed.
+func (e *Engine) processSAF(ctx context.Context, limit int) (int, error) {
+	items, err := e.store.ClaimDue(ctx, e.owner, limit, e.saf.Lease)
+	if err != nil {
+		return 0, fmt.Errorf("claiming due SAF items: %w", err)
 	}
-	return done, nil
+	e.work(ctx, items)
+	return len(items), nil
+}
+
+// work attempts the claimed items, at most SAFPolicy.Parallel at once
+// (one silent bank must not hold back the others' items for a whole
+// batch of timeouts), and returns how many were acknowledged.
+func (e *Engine) work(ctx context.Context, items []*journal.SAFItem) int {
+	var (
+		wg   sync.WaitGroup
+		done atomic.Int64
+		sem  = make(chan struct{}, e.saf.Parallel)
+	)
+	for _, it := range items {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ok, err := e.processItem(ctx, it)
+			if err != nil {
+				e.log.Warn().Err(err).Str("saf", it.ID).Str("kind", string(it.Kind)).Str("bank", it.Bank).Str("payment", it.PaymentID).Msg("SAF attempt failed")
+			}
+			if ok {
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return int(done.Load())
+}
+
+// backoff is the delay after the n-th failed attempt (n >= 1): RepeatMin
+// doubling up to RepeatInterval, the bank's maximum interval.
+func (b *Bank) backoff(n int) time.Duration {
+	d := b.RepeatMin
+	for i := 1; i < n && d < b.RepeatInterval; i++ {
+		d *= 2
+	}
+	return min(d, b.RepeatInterval)
 }
 
 func (e *Engine) processItem(ctx context.Context, it *journal.SAFItem) (bool, error) {
 	b, err := e.bank(it.Bank)
 	if err != nil {
-		return false, e.store.DeadSAF(ctx, it.ID, e.owner, err.Error())
+		return false, e.dead(ctx, it, "config", err.Error())
 	}
 	op, err := e.store.GetOperation(ctx, it.OperationID)
 	if err != nil {
@@ -77,7 +127,36 @@ func (e *Engine) processItem(ctx context.Context, it *journal.SAFItem) (bool, er
 		// acknowledged.
 		return true, e.store.CompleteSAF(ctx, it.ID, e.owner)
 	case journal.OpDeclined:
-		return false, e.store.DeadSAF(ctx, it.ID, e.owner, "bank refused: "+op.ResponseCode)
+		return false, e.dead(ctx, it, "refused", "bank refused: "+op.ResponseCode)
+	case journal.OpFailed:
+		return false, e.dead(ctx, it, "cancelled", "operation cancelled: "+op.LastError)
+	}
+	// Per-payment order: nothing overtakes an earlier debt of the same
+	// payment at the same bank.
+	before, err := e.earlierDebt(ctx, it)
+	if err != nil {
+		return false, err
+	}
+	if before != nil {
+		e.m.safAttempts.WithLabelValues(it.Bank, string(it.Kind), "held").Inc()
+		why := fmt.Sprintf("held behind %s %s (%s)", before.Kind, before.ID, before.State)
+		if err := e.store.RescheduleSAF(ctx, it.ID, e.owner, e.now().Add(b.RepeatMin), why); err != nil {
+			return false, fmt.Errorf("rescheduling held SAF item %s: %w", it.ID, err)
+		}
+		return false, nil
+	}
+	if it.Kind == journal.SAFCompletion {
+		if rev, err := e.authReversed(ctx, op); err != nil {
+			return false, err
+		} else if rev != nil {
+			// The authorization is being (or was) reversed: a completion
+			// would charge what the bank is told to release.
+			op.Status, op.LastError = journal.OpFailed, "not sent: the authorization is reversed by "+rev.ID
+			if err := e.store.UpdateOperation(ctx, op); err != nil {
+				return false, fmt.Errorf("cancelling completion %s: %w", op.ID, err)
+			}
+			return false, e.dead(ctx, it, "cancelled", op.LastError)
+		}
 	}
 	p, err := e.store.GetPayment(ctx, it.PaymentID)
 	if err != nil {
@@ -85,29 +164,156 @@ func (e *Engine) processItem(ctx context.Context, it *journal.SAFItem) (bool, er
 	}
 	var pay payload
 	if err := json.Unmarshal(it.Payload, &pay); err != nil {
-		return false, e.store.DeadSAF(ctx, it.ID, e.owner, "unreadable payload: "+err.Error())
+		return false, e.dead(ctx, it, "unreadable", "unreadable payload: "+err.Error())
 	}
 	actx, cancel := context.WithTimeout(ctx, b.SyncTimeout)
 	acked, aerr := e.attempt(actx, b, p, op, pay, op.Attempts > 0)
 	cancel()
 	switch {
 	case acked:
+		e.m.safAttempts.WithLabelValues(it.Bank, string(it.Kind), "acknowledged").Inc()
 		return true, e.store.CompleteSAF(ctx, it.ID, e.owner)
 	case op.Status == journal.OpDeclined:
-		return false, e.store.DeadSAF(ctx, it.ID, e.owner, "bank refused: "+op.ResponseCode)
+		e.m.safAttempts.WithLabelValues(it.Bank, string(it.Kind), "refused").Inc()
+		return false, e.dead(ctx, it, "refused", "bank refused: "+op.ResponseCode)
 	}
 	var perm *permanentError
 	if errors.As(aerr, &perm) {
-		return false, errors.Join(aerr, e.store.DeadSAF(ctx, it.ID, e.owner, aerr.Error()))
+		return false, errors.Join(aerr, e.dead(ctx, it, "unbuildable", aerr.Error()))
 	}
+	if errors.Is(aerr, errWaitingForOriginal) {
+		e.m.safAttempts.WithLabelValues(it.Bank, string(it.Kind), "held").Inc()
+		return false, e.store.RescheduleSAF(ctx, it.ID, e.owner, e.now().Add(b.RepeatMin), aerr.Error())
+	}
+	e.m.safAttempts.WithLabelValues(it.Bank, string(it.Kind), "unanswered").Inc()
 	why := op.LastError
 	if aerr != nil {
 		why = aerr.Error()
 	}
-	if err := e.store.RescheduleSAF(ctx, it.ID, e.owner, e.now().Add(b.RepeatInterval), why); err != nil {
+	if age := e.now().Sub(it.CreatedAt); e.saf.MaxAge > 0 && age >= e.saf.MaxAge {
+		return false, errors.Join(aerr, e.dead(ctx, it, "max_age", fmt.Sprintf("unacknowledged after %s: %s", age.Round(time.Second), why)))
+	}
+	if e.saf.MaxAttempts > 0 && it.Attempts >= e.saf.MaxAttempts {
+		return false, errors.Join(aerr, e.dead(ctx, it, "max_attempts", fmt.Sprintf("unacknowledged after %d attempts: %s", it.Attempts, why)))
+	}
+	if err := e.store.RescheduleSAF(ctx, it.ID, e.owner, e.now().Add(b.backoff(it.Attempts)), why); err != nil {
 		return false, fmt.Errorf("rescheduling SAF item %s: %w", it.ID, err)
 	}
 	return false, aerr
+}
+
+// dead parks an item for an operator (visible and retryable at
+// /v1/admin/saf) and raises the dead-letter alert metric.
+func (e *Engine) dead(ctx context.Context, it *journal.SAFItem, cause, why string) error {
+	e.m.safDead.WithLabelValues(it.Bank, string(it.Kind), cause).Inc()
+	if it.Kind == journal.SAFStandInAdvice && cause == "refused" && e.standIn != nil {
+		// The bank does not honour an approval the switch gave: a loss.
+		if op, err := e.store.GetOperation(ctx, it.OperationID); err == nil {
+			e.standIn.RecordLoss(it.Bank, op.Currency, op.Amount)
+		}
+	}
+	e.log.Error().Str("saf", it.ID).Str("kind", string(it.Kind)).Str("bank", it.Bank).Str("payment", it.PaymentID).
+		Str("cause", cause).Str("why", why).Msg("SAF item moved to dead-letter: needs an operator")
+	if err := e.store.DeadSAF(ctx, it.ID, e.owner, why); err != nil {
+		return fmt.Errorf("moving SAF item %s to dead-letter: %w", it.ID, err)
+	}
+	return nil
+}
+
+// safRank orders items of one payment queued in the same instant: a
+// reversal goes first.
+func safRank(k journal.SAFKind) int {
+	if k == journal.SAFReversal {
+		return 0
+	}
+	return 1
+}
+
+// safBefore reports whether a was queued before b.
+func safBefore(a, b *journal.SAFItem) bool {
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		return a.CreatedAt.Before(b.CreatedAt)
+	}
+	if ra, rb := safRank(a.Kind), safRank(b.Kind); ra != rb {
+		return ra < rb
+	}
+	return a.ID < b.ID
+}
+
+// earlierDebt returns the oldest unfinished (queued, in progress or dead)
+// item of it's payment at the same bank queued before it, or nil. Per
+// payment the bank receives debts in the order they arose: a stand-in
+// advice before the completion or reversal of that payment, a partial
+// reversal before the later completion, a completion before the refund.
+func (e *Engine) earlierDebt(ctx context.Context, it *journal.SAFItem) (*journal.SAFItem, error) {
+	items, err := e.store.ListSAF(ctx, journal.SAFFilter{PaymentID: it.PaymentID})
+	if err != nil {
+		return nil, fmt.Errorf("reading SAF items of %s: %w", it.PaymentID, err)
+	}
+	var first *journal.SAFItem
+	for _, o := range items {
+		if o.ID == it.ID || o.Bank != it.Bank || !safBefore(o, it) {
+			continue
+		}
+		if first == nil || safBefore(o, first) {
+			owed, err := e.stillOwed(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			if owed {
+				first = o
+			}
+		}
+	}
+	return first, nil
+}
+
+// stillOwed reports whether an unfinished item's operation still waits for
+// the bank: an item whose synchronous attempt (or a late answer) was
+// acknowledged stays queued until the worker finishes it, but owes nothing.
+func (e *Engine) stillOwed(ctx context.Context, it *journal.SAFItem) (bool, error) {
+	if it.OperationID == "" {
+		return true, nil
+	}
+	op, err := e.store.GetOperation(ctx, it.OperationID)
+	if err != nil {
+		return false, fmt.Errorf("reading operation %s of SAF item %s: %w", it.OperationID, it.ID, err)
+	}
+	return op.Status != journal.OpAcknowledged && op.Status != journal.OpApproved, nil
+}
+
+// owesBefore reports whether the payment has a debt at bank the bank has
+// not acknowledged yet.
+func (e *Engine) owesBefore(ctx context.Context, paymentID, bank string) (bool, error) {
+	items, err := e.store.ListSAF(ctx, journal.SAFFilter{PaymentID: paymentID, Bank: bank})
+	if err != nil {
+		return false, fmt.Errorf("reading SAF items of %s: %w", paymentID, err)
+	}
+	for _, it := range items {
+		owed, err := e.stillOwed(ctx, it)
+		if err != nil || owed {
+			return owed, err
+		}
+	}
+	return false, nil
+}
+
+// authReversed returns the switch-initiated reversal of the authorization
+// a completion refers to, if one exists (not refused by the bank).
+func (e *Engine) authReversed(ctx context.Context, completion *journal.Operation) (*journal.Operation, error) {
+	if completion.RefOperationID == "" {
+		return nil, nil
+	}
+	ops, err := e.store.ListOperations(ctx, completion.PaymentID)
+	if err != nil {
+		return nil, fmt.Errorf("reading operations of %s: %w", completion.PaymentID, err)
+	}
+	for _, o := range ops {
+		if o.Kind == journal.OpReversal && o.RefOperationID == completion.RefOperationID && o.Status != journal.OpDeclined {
+			return o, nil
+		}
+	}
+	return nil, nil
 }
 
 // HandleUnsolicited takes a response no pending request was waiting for
@@ -138,6 +344,7 @@ func (e *Engine) handleUnsolicited(ctx context.Context, bank string, msg *iso858
 		return err
 	}
 	if op == nil {
+		e.m.late.WithLabelValues(bank, "unmatched").Inc()
 		e.log.Warn().Str("bank", bank).Str("mti", res.MTI).Str("stan", res.STAN).Msg("unsolicited response matches no operation; ignored")
 		return nil
 	}
@@ -148,8 +355,10 @@ func (e *Engine) handleUnsolicited(ctx context.Context, bank string, msg *iso858
 		if res.ResponseCode == "00" || (op.Kind == journal.OpReversal || op.Kind == journal.OpVoid) && res.ResponseCode == "25" {
 			op.Status, op.ResponseCode, op.BankResponseCode, op.Reason = journal.OpAcknowledged, rs.ResponseCode, rs.BankResponseCode, rs.Reason
 			op.LastError = ""
+			e.m.late.WithLabelValues(bank, "acknowledged").Inc()
 			return e.write(ctx, "recording late acknowledgement", journal.SaveOperation(op))
 		}
+		e.m.late.WithLabelValues(bank, "declined").Inc()
 		return nil
 	}
 	// A late answer to a timed-out request: record what the bank said; the
@@ -157,7 +366,9 @@ func (e *Engine) handleUnsolicited(ctx context.Context, bank string, msg *iso858
 	op.ResponseCode, op.BankResponseCode, op.AuthCode = rs.ResponseCode, rs.BankResponseCode, res.AuthCode
 	op.LastError = "late response " + res.ResponseCode + " after timeout"
 	muts := []journal.Mutation{journal.SaveOperation(op)}
+	outcome := "declined"
 	if rs.Approved() {
+		outcome = "approved"
 		all, err := e.store.ListOperations(ctx, op.PaymentID)
 		if err != nil {
 			return fmt.Errorf("reading operations of %s: %w", op.PaymentID, err)
@@ -185,6 +396,7 @@ func (e *Engine) handleUnsolicited(ctx context.Context, bank string, msg *iso858
 		}
 		e.log.Warn().Str("bank", bank).Str("payment", op.PaymentID).Str("stan", op.STAN).Msg("late approval: its reversal stays queued")
 	}
+	e.m.late.WithLabelValues(bank, outcome).Inc()
 	return e.write(ctx, "recording late response", muts...)
 }
 

@@ -58,7 +58,11 @@ func mustCal(t *testing.T, c calendar.Config) *calendar.Calendar {
 
 // newFixture opens a real SQLite journal and a real SQLite recon store in
 // a temporary directory and builds the service over them.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureSrc(t, false) }
+
+// newFixtureSrc builds the fixture reading the journal through SQLSource
+// (sqlSrc) or through journal.Store (JournalSource).
+func newFixtureSrc(t *testing.T, sqlSrc bool) *fixture {
 	t.Helper()
 	ctx := ctxT(t)
 	dir := t.TempDir()
@@ -77,11 +81,20 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	f := &fixture{t: t, ctx: ctx, js: js, vault: v, st: st, dir: dir}
-	f.svc = f.service(st)
+	var src Source = JournalSource{Store: f.js, PageSize: 7} // a small page exercises keyset pagination
+	if sqlSrc {
+		ss, err := OpenSQLSource(ctx, journal.Config{DSN: filepath.Join(dir, "journal.db")})
+		if err != nil {
+			t.Fatalf("opening SQL source: %v", err)
+		}
+		t.Cleanup(func() { _ = ss.Close() })
+		src = ss
+	}
+	f.svc = f.service(st, src)
 	return f
 }
 
-func (f *fixture) service(st *Store) *Service {
+func (f *fixture) service(st *Store, src Source) *Service {
 	svc, err := NewService(Config{
 		Banks: map[string]BankConfig{
 			"alfa": {Format: FormatA, Calendar: mustCal(f.t, calendar.BankA())},
@@ -89,7 +102,7 @@ func (f *fixture) service(st *Store) *Service {
 		},
 		TempDir:    f.dir,
 		Settlement: SettlementConfig{DefaultRate: "2.5%", MerchantRates: map[string]string{"M00000000000456": "2.0%"}},
-	}, JournalSource{Store: f.js, PageSize: 7}, st) // a small page exercises keyset pagination
+	}, src, st)
 	if err != nil {
 		f.t.Fatalf("NewService: %v", err)
 	}
@@ -150,7 +163,7 @@ func (f *fixture) addPayment(p pay) *journal.Payment {
 		ID: id, Client: "gw", RequestID: "req-" + id, Type: p.typ, Status: p.status,
 		Amount: p.amount, Currency: p.ccy, Card: card,
 		Merchant: journal.Merchant{ID: p.merchant, TerminalID: p.terminal, MCC: "5411", Name: "DEMO SHOP", City: "ALMATY", Country: "KZ"},
-		Bank: p.bank, Route: "kzt-default", AcquirerID: "400001", STAN: p.stan, RRN: p.rrn,
+		Bank:     p.bank, Route: "kzt-default", AcquirerID: "400001", STAN: p.stan, RRN: p.rrn,
 		TransmissionTime: p.local.UTC(), LocalTime: p.local, AuthCode: p.auth, VoidedAmount: p.voided,
 		CreatedAt: p.local, UpdatedAt: p.local,
 	}

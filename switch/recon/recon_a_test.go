@@ -62,31 +62,36 @@ func buildScenarioA(f *fixture) *scenarioA {
 	K, U := clearing.KZT, clearing.USD
 	P, R, CB, CBR := clearing.Purchase, clearing.Refund, clearing.Chargeback, clearing.ChargebackReversal
 	rows := []clearing.Record{
-		rowA(P, "633100000001", "A00001", "000001", m1, at(11, 27, 10, 15, 0), 150000, 3000, K, S, ""),         // 2 matched
-		rowA(P, "633100000002", "A00002", "000002", m1, at(11, 27, 11, 0, 0), 90000, 1800, K, S, ""),           // 3 amount_mismatch
-		rowA(P, "633100000004", "A00004", "000004", m1, at(11, 27, 13, 0, 0), 70000, 1400, K, S, ""),           // 4 matched
-		rowA(P, "633100000004", "A00004", "000004", m1, at(11, 27, 13, 0, 0), 70000, 1400, K, S, ""),           // 5 duplicate
-		rowA(P, "633100000005", "A00005", "000005", m1, at(11, 27, 14, 0, 0), 40000, 800, K, S, ""),            // 6 reversed_but_cleared (voided)
-		rowA(P, "633100000006", "A00006", "000106", m1, at(11, 27, 15, 0, 0), 120000, 2400, K, S, ""),          // 7 matched (completion)
-		rowA(P, "633100000007", "A00007", "000107", m1, at(11, 27, 16, 0, 0), 200000, 4000, K, S, ""),          // 8 matched (remaining amount)
-		rowA(P, "633100000009", "A00009", "000009", m1, at(11, 26, 10, 0, 0), 60000, 1200, K, S, ""),           // 9 settled_on_other_day
-		rowA(P, "633100000010", "A00010", "000010", m1, at(11, 29, 23, 30, 0), 1025, 21, K, S, ""),             // 10 settled_on_other_day
-		rowA(P, "633100000011", "A00011", "000011", m2, at(11, 27, 12, 0, 0), 25000, 500, K, S, ""),            // 11 matched
-		rowA(R, "633100000111", "", "000111", m2, at(11, 27, 16, 0, 0), 10000, 0, K, S, "633100000011"),        // 12 refund_matched
-		rowA(R, "633100000777", "", "000777", m1, at(11, 27, 16, 30, 0), 7000, 0, K, S, "633100000001"),        // 13 refund_unknown
-		rowA(CB, "633100000801", "", "000801", m1, at(11, 27, 10, 15, 0), 150000, 0, K, S, "633100000001"),     // 14 chargeback
-		rowA(CBR, "633100000802", "", "000802", m1, at(11, 27, 10, 15, 0), 150000, 0, K, S, "633100000001"),    // 15 chargeback_reversal
-		rowA(P, "633100009999", "B99999", "009999", m1, at(11, 27, 10, 0, 0), 33300, 666, K, S, ""),            // 16 unknown_in_journal
-		rowA(P, "633100000013", "A00013", "000013", m1, at(11, 27, 17, 0, 0), 45000, 900, K, S, ""),            // 17 reversed_but_cleared (timeout)
-		rowA(P, "633100000014", "ZZZZZZ", "000014", m1, at(11, 27, 18, 0, 0), 10000, 200, K, S, ""),            // 18 auth_code_mismatch
-		rowA(P, "633100000015", "A00015", "000015", m1, at(11, 27, 19, 0, 0), 5000, 100, U, S, ""),             // 19 matched (USD)
-		rowA(P, "633100000016", "A00016", "000016", m1, at(11, 27, 20, 0, 0), 20000, 400, K, S, ""),            // 20 matched
+		rowA(P, "633100000001", "A00001", "000001", m1, at(11, 27, 10, 15, 0), 150000, 3000, K, S, ""),      // 2 matched
+		rowA(P, "633100000002", "A00002", "000002", m1, at(11, 27, 11, 0, 0), 90000, 1800, K, S, ""),        // 3 amount_mismatch
+		rowA(P, "633100000004", "A00004", "000004", m1, at(11, 27, 13, 0, 0), 70000, 1400, K, S, ""),        // 4 matched
+		rowA(P, "633100000004", "A00004", "000004", m1, at(11, 27, 13, 0, 0), 70000, 1400, K, S, ""),        // 5 duplicate
+		rowA(P, "633100000005", "A00005", "000005", m1, at(11, 27, 14, 0, 0), 40000, 800, K, S, ""),         // 6 reversed_but_cleared (voided)
+		rowA(P, "633100000006", "A00006", "000106", m1, at(11, 27, 15, 0, 0), 120000, 2400, K, S, ""),       // 7 matched (completion)
+		rowA(P, "633100000007", "A00007", "000107", m1, at(11, 27, 16, 0, 0), 200000, 4000, K, S, ""),       // 8 matched (remaining amount)
+		rowA(P, "633100000009", "A00009", "000009", m1, at(11, 26, 10, 0, 0), 60000, 1200, K, S, ""),        // 9 settled_on_other_day
+		rowA(P, "633100000010", "A00010", "000010", m1, at(11, 29, 23, 30, 0), 1025, 21, K, S, ""),          // 10 settled_on_other_day
+		rowA(P, "633100000011", "A00011", "000011", m2, at(11, 27, 12, 0, 0), 25000, 500, K, S, ""),         // 11 matched
+		rowA(R, "633100000111", "", "000111", m2, at(11, 27, 16, 0, 0), 10000, 0, K, S, "633100000011"),     // 12 refund_matched
+		rowA(R, "633100000777", "", "000777", m1, at(11, 27, 16, 30, 0), 7000, 0, K, S, "633100000001"),     // 13 refund_unknown
+		rowA(CB, "633100000801", "", "000801", m1, at(11, 27, 10, 15, 0), 150000, 0, K, S, "633100000001"),  // 14 chargeback
+		rowA(CBR, "633100000802", "", "000802", m1, at(11, 27, 10, 15, 0), 150000, 0, K, S, "633100000001"), // 15 chargeback_reversal
+		rowA(P, "633100009999", "B99999", "009999", m1, at(11, 27, 10, 0, 0), 33300, 666, K, S, ""),         // 16 unknown_in_journal
+		rowA(P, "633100000013", "A00013", "000013", m1, at(11, 27, 17, 0, 0), 45000, 900, K, S, ""),         // 17 reversed_but_cleared (timeout)
+		rowA(P, "633100000014", "ZZZZZZ", "000014", m1, at(11, 27, 18, 0, 0), 10000, 200, K, S, ""),         // 18 auth_code_mismatch
+		rowA(P, "633100000015", "A00015", "000015", m1, at(11, 27, 19, 0, 0), 5000, 100, U, S, ""),          // 19 matched (USD)
+		rowA(P, "633100000016", "A00016", "000016", m1, at(11, 27, 20, 0, 0), 20000, 400, K, S, ""),         // 20 matched
 	}
 	return &scenarioA{settle: S, file: fileA(t, S, rows), p: p}
 }
 
 func TestReconBankAEveryCategory(t *testing.T) {
-	f := newFixture(t)
+	t.Run("JournalSource", func(t *testing.T) { testReconBankAEveryCategory(t, false) })
+	t.Run("SQLSource", func(t *testing.T) { testReconBankAEveryCategory(t, true) })
+}
+
+func testReconBankAEveryCategory(t *testing.T, sqlSrc bool) {
+	f := newFixtureSrc(t, sqlSrc)
 	sc := buildScenarioA(f)
 	res, err := f.svc.Run(f.ctx, "alfa", bytes.NewReader(sc.file), Options{FileName: "A_CLR_20261130.csv"})
 	if err != nil {

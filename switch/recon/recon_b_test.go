@@ -41,7 +41,12 @@ func fileB(t *testing.T, settle calendar.Date, rows []clearing.Record) []byte {
 }
 
 func TestReconBankBKeysAndCrossDay(t *testing.T) {
-	f := newFixture(t)
+	t.Run("JournalSource", func(t *testing.T) { testReconBankBKeysAndCrossDay(t, false) })
+	t.Run("SQLSource", func(t *testing.T) { testReconBankBKeysAndCrossDay(t, true) })
+}
+
+func testReconBankBKeysAndCrossDay(t *testing.T, sqlSrc bool) {
+	f := newFixtureSrc(t, sqlSrc)
 	p := map[string]*journal.Payment{}
 	add := func(name string, v pay) { v.bank = "sber"; p[name] = f.addPayment(v) }
 	ap := journal.PaymentApproved

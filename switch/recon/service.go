@@ -351,6 +351,21 @@ func (s *Service) replay(ctx context.Context, run *Run) (*Result, error) {
 	return res, nil
 }
 
+// Result returns the accepted run of bank for settlement day d with its
+// breaks, or nil when there is none.
+func (s *Service) Result(ctx context.Context, bank string, d calendar.Date) (*Result, error) {
+	run, err := s.store.ActiveRun(ctx, bank, d)
+	if err != nil || run == nil {
+		return nil, err
+	}
+	res, err := s.replay(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	res.Replayed = false
+	return res, nil
+}
+
 // Bank returns the configuration of a bank.
 func (s *Service) Bank(name string) (BankConfig, bool) {
 	b, ok := s.cfg.Banks[name]

@@ -153,41 +153,44 @@ func opHappened(st journal.OpStatus) bool {
 	return false
 }
 
-// applyOps derives Completion, Refunds and Reversed from ops (oldest first).
+// applyOps derives Completion, Refunds and Reversed from ops (oldest
+// first). A reversal or void refers to the operation it undoes: a capture
+// or refund in ops, otherwise the authorization (which callers need not
+// pass).
 func applyOps(t *Txn, ops []*journal.Operation) {
 	reversedOps := map[string]bool{}
-	var authID string
+	secondary := map[string]bool{}
 	for _, op := range ops {
-		if op.Kind == journal.OpAuthorization && authID == "" {
-			authID = op.ID
+		if op.Kind == journal.OpCapture || op.Kind == journal.OpRefund {
+			secondary[op.ID] = true
 		}
+	}
+	for _, op := range ops {
 		if (op.Kind == journal.OpReversal || op.Kind == journal.OpVoid) && opHappened(op.Status) {
 			reversedOps[op.RefOperationID] = true
 		}
 	}
+	t.Completion, t.Refunds, t.Reversed = nil, nil, false
 	for _, op := range ops {
+		lt := op.LocalTime
+		if lt.IsZero() { // not attempted yet: it will carry the time of its first attempt
+			lt = op.CreatedAt
+		}
 		switch op.Kind {
 		case journal.OpCapture:
 			if opHappened(op.Status) && !reversedOps[op.ID] {
-				lt := op.LocalTime
-				if lt.IsZero() { // not attempted yet: it will carry today's time
-					lt = op.CreatedAt
-				}
 				t.Completion = &TxnOp{ID: op.ID, RRN: op.RRN, STAN: op.STAN, LocalTime: lt, Amount: op.Amount}
 			}
 		case journal.OpRefund:
 			if opHappened(op.Status) && !reversedOps[op.ID] {
-				lt := op.LocalTime
-				if lt.IsZero() {
-					lt = op.CreatedAt
-				}
 				t.Refunds = append(t.Refunds, TxnOp{ID: op.ID, RRN: op.RRN, STAN: op.STAN, LocalTime: lt, Amount: op.Amount})
 			}
 		case journal.OpReversal, journal.OpVoid:
-			// A void or reversal of the authorization itself, in full, is
-			// what makes a clearing row a break. A partial void of a
-			// pre-authorization leaves the rest to be captured.
-			if opHappened(op.Status) && (op.RefOperationID == authID || op.RefOperationID == "") &&
+			// A switch reversal of the authorization, or a void that
+			// voided the payment in full, makes a clearing row a break; a
+			// partial void of a pre-authorization leaves the rest to be
+			// captured.
+			if opHappened(op.Status) && !secondary[op.RefOperationID] &&
 				(op.Kind == journal.OpReversal || t.Status == journal.PaymentVoided) {
 				t.Reversed = true
 			}

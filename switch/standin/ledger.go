@@ -14,9 +14,11 @@ import (
 // payment durable in the journal (commit) or not (release). A committed
 // reservation is still counted by every decision whose journal read began
 // before the commit — that read may have missed the row — and is dropped once
-// no such decision is running. Counting a payment twice in that window errs
-// on the safe side; missing it never happens. Nothing is held across the
-// journal read, so mu is only ever held for map work.
+// no such decision is running. A reservation whose auth code the read found
+// on a stand-in payment is not counted again, so a payment counts exactly
+// once (were the engine to journal another code, it would count twice: the
+// safe side). Nothing is held across the journal read, so mu is only ever
+// held for map work.
 type ledger struct {
 	mu     sync.Mutex
 	seq    uint64
@@ -77,8 +79,10 @@ type usage struct {
 }
 
 // usageLocked sums the reservations of key a read begun at start may not
-// have seen. Callers hold mu.
-func (l *ledger) usageLocked(key cardKey, currency string, start uint64, now time.Time) usage {
+// have seen. journaled holds the auth codes of the stand-in payments the
+// read found: a reservation whose payment the read already saw (its code is
+// there) is not counted twice. Callers hold mu.
+func (l *ledger) usageLocked(key cardKey, currency string, start uint64, now time.Time, journaled map[string]bool) usage {
 	u := usage{codes: map[string]bool{}}
 	for _, r := range l.byCard[key] {
 		u.codes[r.authCode] = true
@@ -87,6 +91,9 @@ func (l *ledger) usageLocked(key cardKey, currency string, start uint64, now tim
 		}
 		if r.committed != 0 && r.committed <= start {
 			continue // durable before the read began: the read counted it
+		}
+		if journaled[r.authCode] {
+			continue // the read saw its payment
 		}
 		u.count++
 		if r.currency == currency {

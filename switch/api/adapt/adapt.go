@@ -16,6 +16,7 @@ import (
 	"github.com/acquirer/h2hswitch/switch/api"
 	"github.com/acquirer/h2hswitch/switch/banklink"
 	"github.com/acquirer/h2hswitch/switch/bankmsg"
+	"github.com/acquirer/h2hswitch/switch/breaker"
 	"github.com/acquirer/h2hswitch/switch/engine"
 	"github.com/acquirer/h2hswitch/switch/journal"
 )
@@ -268,6 +269,9 @@ type Link interface {
 // are usable.
 type Banks struct {
 	Links map[string]Link
+	// Breakers are the banks' circuit breakers; nil: none (a link with no
+	// usable connection is then shown "open").
+	Breakers *breaker.Set
 }
 
 var _ api.Banks = Banks{}
@@ -283,31 +287,47 @@ func (b Banks) BankStatus(context.Context) ([]api.BankStatus, error) {
 	for _, n := range names {
 		l := b.Links[n]
 		h := l.Health()
-		// The links have no circuit breaker of their own yet: a link is
-		// "open" exactly when it has no usable connection.
 		circuit := "closed"
-		if !l.Usable() {
+		if br, ok := b.breaker(n); ok {
+			circuit = br.State().String()
+		} else if !l.Usable() {
+			// Without a breaker a link is "open" exactly when it has no
+			// usable connection.
 			circuit = "open"
 		}
 		out = append(out, api.BankStatus{
 			Bank: n, Dialect: h.Dialect, ConnectionsConfigured: h.Configured, ConnectionsUp: h.Up,
 			SignedOn: h.SignedOn, InFlight: h.InFlight, LastEcho: h.LastEcho, Circuit: circuit,
-			TimeoutsLastMinute: h.TimeoutsLastMinute, Usable: l.Usable(),
+			TimeoutsLastMinute: h.TimeoutsLastMinute, Usable: b.Usable(n),
 		})
 	}
 	return out, nil
 }
 
-// Usable reports whether the named bank can take traffic now.
+func (b Banks) breaker(bank string) (*breaker.Breaker, bool) {
+	if b.Breakers == nil {
+		return nil, false
+	}
+	return b.Breakers.Get(bank)
+}
+
+// Usable reports whether the named bank can take traffic now: a signed-on
+// connection and a circuit that is not open.
 func (b Banks) Usable(bank string) bool {
 	l, ok := b.Links[bank]
-	return ok && l.Usable()
+	if !ok {
+		return false
+	}
+	if b.Breakers != nil {
+		return b.Breakers.Usable(bank, l.Usable())
+	}
+	return l.Usable()
 }
 
 // AnyUsable is the bank half of /readyz.
 func (b Banks) AnyUsable(context.Context) error {
-	for _, l := range b.Links {
-		if l.Usable() {
+	for n := range b.Links {
+		if b.Usable(n) {
 			return nil
 		}
 	}

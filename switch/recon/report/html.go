@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"sort"
 
 	"github.com/acquirer/h2hswitch/switch/recon"
 )
@@ -11,7 +12,7 @@ import (
 // page is html/template: every value is escaped for its context. The page
 // has inline CSS only and loads nothing from anywhere.
 var page = template.Must(template.New("recon").Funcs(template.FuncMap{
-	"major": Major,
+	"major":   Major,
 	"isBreak": func(c recon.Category) bool { return c.IsBreak() },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -48,7 +49,8 @@ Run <code>{{.Run.ID}}</code>{{if .Run.Forced}}, <span class="bad">forced: replac
 </body></html>
 `))
 
-type summaryRow struct {
+// SummaryRow is one line of a run summary.
+type SummaryRow struct {
 	Category recon.Category
 	Currency string
 	Count    int64
@@ -58,7 +60,7 @@ type summaryRow struct {
 type pageData struct {
 	Run        recon.Run
 	Replayed   bool
-	Summary    []summaryRow
+	Summary    []SummaryRow
 	Breaks     []recon.Item
 	Truncated  bool
 	Settlement *recon.Settlement
@@ -76,17 +78,17 @@ func HTML(w io.Writer, res *recon.Result, st *recon.Settlement) error {
 }
 
 // SummaryRows flattens a summary in category order, then currency.
-func SummaryRows(s *recon.Summary) []summaryRow {
-	var out []summaryRow
+func SummaryRows(s *recon.Summary) []SummaryRow {
+	var out []SummaryRow
 	ccys := make([]string, 0, len(s.ByCcy))
 	for c := range s.ByCcy {
 		ccys = append(ccys, c)
 	}
-	sortStrings(ccys)
+	sort.Strings(ccys)
 	for _, cat := range recon.Categories {
 		for _, ccy := range ccys {
 			if ca, ok := s.ByCcy[ccy][cat]; ok {
-				out = append(out, summaryRow{cat, ccy, ca.Count, ca.Amount})
+				out = append(out, SummaryRow{cat, ccy, ca.Count, ca.Amount})
 			}
 		}
 	}

@@ -302,11 +302,3 @@ func WriteSettlement(dir string, st *recon.Settlement) ([]string, error) {
 	}
 	return paths, nil
 }
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-}
