@@ -332,7 +332,7 @@ func TestSetUsable(t *testing.T) {
 	c := newClock()
 	s, err := NewSet(map[string]Config{
 		"alfa": {FailureThreshold: 1, CoolDown: time.Second},
-		"sber": {},
+		"sber": {FailureResponseCodes: []string{"96"}},
 	}, Options{Now: c.Now})
 	if err != nil {
 		t.Fatalf("NewSet: %v", err)
@@ -378,6 +378,10 @@ func TestSetUsable(t *testing.T) {
 	st := s.Statuses()
 	if len(st) != 2 || st[0].Bank != "alfa" || st[1].Bank != "sber" || st[0].State != Closed || st[0].Opens != 1 {
 		t.Fatalf("statuses %+v", st)
+	}
+	if s.ResponseOutcome("alfa", "91") != Success || s.ResponseOutcome("other", "96") != Success ||
+		s.ResponseOutcome("sber", "96") != Failure || s.ResponseOutcome("sber", "05") != Success {
+		t.Fatal("ResponseOutcome without failure codes")
 	}
 	if b, ok := s.Get("alfa"); !ok || b.Bank() != "alfa" {
 		t.Fatal("Get alfa")

@@ -51,6 +51,16 @@ func (s *Set) Allow(bank string) (bool, func(Outcome)) {
 	return true, func(Outcome) {}
 }
 
+// ResponseOutcome is Get(bank).ResponseOutcome(code): the outcome of a
+// bank's answer with response code code (Success unless the bank's
+// failure_response_codes list it). A bank without a breaker: Success.
+func (s *Set) ResponseOutcome(bank, code string) Outcome {
+	if b, ok := s.byBank[bank]; ok {
+		return b.ResponseOutcome(code)
+	}
+	return Success
+}
+
 // Usable combines the link's own usability (a signed-on connection) with
 // the circuit: usable when the link is and the circuit is closed, or
 // half-open with a probe slot free.

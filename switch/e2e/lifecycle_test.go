@@ -141,7 +141,7 @@ func TestVoids(t *testing.T) {
 					}
 				}
 				if len(rev) != 1 || rev[0].Fields[4] != amount12(300000) || rev[0].Fields[90][:4] != map[string]string{"preauth": "0100", "purchase": "0200"}[typ] {
-					t.Errorf("reversal at the bank: %+v", rev)
+					t.Errorf("reversal at the bank: %+v\n%s", rev, s.logs.String())
 				}
 				if _, partial := rev[0].Fields[95]; partial {
 					t.Errorf("full reversal carries DE95")

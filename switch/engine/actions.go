@@ -329,7 +329,9 @@ func (e *Engine) adviceFlow(ctx context.Context, b *Bank, p *journal.Payment, ki
 	if err != nil {
 		return unavailable("reading the payment's queued debts", err)
 	}
-	due := e.now().Add(b.backoff(1))
+	// The worker may take the item only once the synchronous attempt is
+	// over (its send is bounded by SyncTimeout).
+	due := e.now().Add(b.SyncTimeout + b.backoff(1))
 	if held {
 		due = e.now()
 	}
@@ -407,9 +409,6 @@ func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *j
 			return false, fmt.Errorf("allocating STAN: %w", err)
 		}
 		op.STAN = stan
-		if err := e.store.UpdateOperation(ctx, op); err != nil { // write-ahead of the STAN
-			return false, fmt.Errorf("journaling STAN of %s: %w", op.ID, err)
-		}
 	}
 	if op.RefOperationID != "" && pay.Original != nil {
 		// DE90 names the message as the bank acknowledged it: a
@@ -456,6 +455,12 @@ func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *j
 	}
 	op.Attempts++
 	op.MTI = mti
+	// Write-ahead of the attempt (and of a new STAN): whoever reads the
+	// operation after this — another process taking the item over — sends
+	// a repeat with this STAN, which the bank never applies twice.
+	if err := e.store.UpdateOperation(ctx, op); err != nil {
+		return false, fmt.Errorf("journaling attempt of %s: %w", op.ID, err)
+	}
 	e.logMessage(ctx, p.ID, op.ID, b.Name, journal.DirOut, logFields(msg))
 	start := time.Now()
 	resp, sendErr := b.Link.Send(ctx, msg)

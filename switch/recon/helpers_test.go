@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/acquirer/h2hswitch/specs/calendar"
 	"github.com/acquirer/h2hswitch/specs/clearing"
@@ -23,14 +27,14 @@ func at(month time.Month, day, hh, mm, ss int) time.Time {
 	return time.Date(2026, month, day, hh, mm, ss, 0, almaty)
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	js    journal.Store
 	vault *cardvault.Vault
@@ -40,7 +44,7 @@ type fixture struct {
 	n     int
 }
 
-func randKey(t *testing.T) []byte {
+func randKey(t testing.TB) []byte {
 	k := make([]byte, 32)
 	if _, err := rand.Read(k); err != nil {
 		t.Fatal(err)
@@ -48,7 +52,7 @@ func randKey(t *testing.T) []byte {
 	return k
 }
 
-func mustCal(t *testing.T, c calendar.Config) *calendar.Calendar {
+func mustCal(t testing.TB, c calendar.Config) *calendar.Calendar {
 	cal, err := calendar.New(c)
 	if err != nil {
 		t.Fatal(err)
@@ -56,17 +60,69 @@ func mustCal(t *testing.T, c calendar.Config) *calendar.Calendar {
 	return cal
 }
 
+// Fixture modes: how the journal is stored and read, and where the recon
+// store lives.
+const (
+	modeStoreAPI = "JournalSource" // SQLite journal read through journal.Store
+	modeSQL      = "SQLSource"     // SQLite journal read by the SQL adapter
+	modePostgres = "PostgreSQL"    // journal, adapter and recon store on PostgreSQL
+)
+
+var modes = []string{modeStoreAPI, modeSQL, modePostgres}
+
 // newFixture opens a real SQLite journal and a real SQLite recon store in
 // a temporary directory and builds the service over them.
-func newFixture(t *testing.T) *fixture { return newFixtureSrc(t, false) }
+func newFixture(t testing.TB) *fixture { return newFixtureMode(t, modeStoreAPI) }
 
-// newFixtureSrc builds the fixture reading the journal through SQLSource
-// (sqlSrc) or through journal.Store (JournalSource).
-func newFixtureSrc(t *testing.T, sqlSrc bool) *fixture {
+const defaultPGDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// pgSchema creates a fresh schema for the test, dropped at its end. An
+// unreachable PostgreSQL fails the test unless SWITCH_TEST_PG=off.
+func pgSchema(t testing.TB, prefix string) (dsn, schema string) {
+	t.Helper()
+	if os.Getenv("SWITCH_TEST_PG") == "off" {
+		t.Skip("SWITCH_TEST_PG=off")
+	}
+	dsn = defaultPGDSN
+	if v := os.Getenv("SWITCH_TEST_PG_DSN"); v != "" {
+		dsn = v
+	}
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	schema = prefix + hex.EncodeToString(b)
+	admin := func(q string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatalf("PostgreSQL at %s is unreachable (SWITCH_TEST_PG=off skips): %v", dsn, err)
+		}
+		defer func() { _ = conn.Close(ctx) }()
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	admin("CREATE SCHEMA " + schema)
+	t.Cleanup(func() { admin("DROP SCHEMA " + schema + " CASCADE") })
+	return dsn, schema
+}
+
+// newFixtureMode builds the fixture for one mode.
+func newFixtureMode(t testing.TB, mode string) *fixture {
 	t.Helper()
 	ctx := ctxT(t)
 	dir := t.TempDir()
-	js, err := journal.Open(ctx, journal.Config{Driver: journal.DriverSQLite, DSN: filepath.Join(dir, "journal.db")})
+	jcfg := journal.Config{Driver: journal.DriverSQLite, DSN: filepath.Join(dir, "journal.db")}
+	scfg := StoreConfig{DSN: filepath.Join(dir, "recon.db")}
+	if mode == modePostgres {
+		dsn, js := pgSchema(t, "recon_test_j_")
+		_, rs := pgSchema(t, "recon_test_r_")
+		jcfg = journal.Config{Driver: journal.DriverPostgres, DSN: dsn, Schema: js, MaxConns: 4}
+		scfg = StoreConfig{Driver: "postgres", DSN: dsn, Schema: rs}
+	}
+	js, err := journal.Open(ctx, jcfg)
 	if err != nil {
 		t.Fatalf("opening journal: %v", err)
 	}
@@ -75,15 +131,15 @@ func newFixtureSrc(t *testing.T, sqlSrc bool) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := OpenStore(ctx, StoreConfig{DSN: filepath.Join(dir, "recon.db")})
+	st, err := OpenStore(ctx, scfg)
 	if err != nil {
 		t.Fatalf("opening recon store: %v", err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	f := &fixture{t: t, ctx: ctx, js: js, vault: v, st: st, dir: dir}
 	var src Source = JournalSource{Store: f.js, PageSize: 7} // a small page exercises keyset pagination
-	if sqlSrc {
-		ss, err := OpenSQLSource(ctx, journal.Config{DSN: filepath.Join(dir, "journal.db")})
+	if mode != modeStoreAPI {
+		ss, err := OpenSQLSource(ctx, jcfg)
 		if err != nil {
 			t.Fatalf("opening SQL source: %v", err)
 		}
@@ -234,7 +290,7 @@ func rowA(typ clearing.Type, rrn, auth, stan, merchant string, local time.Time, 
 	return r
 }
 
-func fileA(t *testing.T, settle calendar.Date, rows []clearing.Record) []byte {
+func fileA(t testing.TB, settle calendar.Date, rows []clearing.Record) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w, err := clearing.NewAWriter(&b, settle)

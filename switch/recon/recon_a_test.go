@@ -86,12 +86,13 @@ func buildScenarioA(f *fixture) *scenarioA {
 }
 
 func TestReconBankAEveryCategory(t *testing.T) {
-	t.Run("JournalSource", func(t *testing.T) { testReconBankAEveryCategory(t, false) })
-	t.Run("SQLSource", func(t *testing.T) { testReconBankAEveryCategory(t, true) })
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) { testReconBankAEveryCategory(t, mode) })
+	}
 }
 
-func testReconBankAEveryCategory(t *testing.T, sqlSrc bool) {
-	f := newFixtureSrc(t, sqlSrc)
+func testReconBankAEveryCategory(t *testing.T, mode string) {
+	f := newFixtureMode(t, mode)
 	sc := buildScenarioA(f)
 	res, err := f.svc.Run(f.ctx, "alfa", bytes.NewReader(sc.file), Options{FileName: "A_CLR_20261130.csv"})
 	if err != nil {

@@ -41,12 +41,13 @@ func fileB(t *testing.T, settle calendar.Date, rows []clearing.Record) []byte {
 }
 
 func TestReconBankBKeysAndCrossDay(t *testing.T) {
-	t.Run("JournalSource", func(t *testing.T) { testReconBankBKeysAndCrossDay(t, false) })
-	t.Run("SQLSource", func(t *testing.T) { testReconBankBKeysAndCrossDay(t, true) })
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) { testReconBankBKeysAndCrossDay(t, mode) })
+	}
 }
 
-func testReconBankBKeysAndCrossDay(t *testing.T, sqlSrc bool) {
-	f := newFixtureSrc(t, sqlSrc)
+func testReconBankBKeysAndCrossDay(t *testing.T, mode string) {
+	f := newFixtureMode(t, mode)
 	p := map[string]*journal.Payment{}
 	add := func(name string, v pay) { v.bank = "sber"; p[name] = f.addPayment(v) }
 	ap := journal.PaymentApproved

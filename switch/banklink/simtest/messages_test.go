@@ -1,10 +1,17 @@
 package simtest
 
 import (
+	"bytes"
+	"strings"
+	"sync"
 	"testing"
 
+	"github.com/rs/zerolog"
+
+	"github.com/acquirer/h2hswitch/simulators/banksim"
 	"github.com/acquirer/h2hswitch/simulators/ledger"
 	"github.com/acquirer/h2hswitch/specs"
+	"github.com/acquirer/h2hswitch/switch/banklink"
 	"github.com/acquirer/h2hswitch/switch/bankmsg"
 )
 
@@ -44,7 +51,12 @@ func TestEveryMessageType(t *testing.T) {
 	for _, bc := range bankCases {
 		t.Run(bc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, bc.dialect, nil, nil)
+			// Both sides log at debug level into one buffer, which must
+			// end up holding no card data (checked at the end).
+			logs := &syncBuffer{}
+			logger := zerolog.New(logs).Level(zerolog.DebugLevel)
+			e := newEnv(t, bc.dialect, func(c *banksim.Config) { c.Logger = logger }, nil, banklink.WithLogger(logger))
+			defer checkNoCardData(t, logs)
 
 			if bc.dialect == specs.DialectBinary {
 				step(t, e, "0800 sign-on", func(t *testing.T) {
@@ -213,7 +225,7 @@ func TestEveryMessageType(t *testing.T) {
 			// E-commerce extras and stored credentials.
 			step(t, e, "0200 with 3-D Secure and CVV2", func(t *testing.T) {
 				r := e.auth(specs.OpPurchase, 120000)
-				r.ThreeDS = &bankmsg.ThreeDS{ECI: "05", AuthenticationValue: "AAABBEg0VhI0VniQEjRWAAAAAAA=",
+				r.ThreeDS = &bankmsg.ThreeDS{ECI: "05", AuthenticationValue: testCAVV,
 					DSTransactionID: "f25084f0-5b16-4c0a-ae5d-b24808a95e4b", Version: "2.2.0"}
 				r.CVV = "123"
 				res := e.exchange(r, "0210", "00")
@@ -222,7 +234,7 @@ func TestEveryMessageType(t *testing.T) {
 			step(t, e, "0200 wallet network token", func(t *testing.T) {
 				r := e.auth(specs.OpPurchase, 110000)
 				r.PAN, r.CardSource = cardToken, bankmsg.SourceNetworkToken
-				r.Wallet = &bankmsg.Wallet{Kind: bankmsg.WalletApplePay, Cryptogram: "AgAAAAAABk4DWZ4C28yUQAAAAAA=", ECI: "07"}
+				r.Wallet = &bankmsg.Wallet{Kind: bankmsg.WalletApplePay, Cryptogram: testCryptogram, ECI: "07"}
 				res := e.exchange(r, "0210", "00")
 				checkApproved(t, res.resp, e.txn(r.RRN))
 			})
@@ -340,4 +352,43 @@ func step(t *testing.T, e *env, name string, f func(t *testing.T)) {
 		e.t = t
 		f(t)
 	})
+}
+
+// Card data the scenario sends; none of it may appear in a log line.
+const (
+	testCAVV       = "AAABBEg0VhI0VniQEjRWAAAAAAA="
+	testCryptogram = "AgAAAAAABk4DWZ4C28yUQAAAAAA="
+)
+
+// syncBuffer is a bytes.Buffer safe for the loggers' goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// checkNoCardData fails if the link's or the simulator's log holds a full
+// test PAN, an authentication value or a cryptogram.
+func checkNoCardData(t *testing.T, logs *syncBuffer) {
+	t.Helper()
+	out := logs.String()
+	if !strings.Contains(out, "signed on") && !strings.Contains(out, "connected") {
+		t.Fatalf("the log buffer caught nothing; the check would be void:\n%s", out)
+	}
+	for _, secret := range []string{cardApprove, cardApprove2, cardDecline, cardToken, testCAVV, testCryptogram} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log holds card data %q", secret[:6]+"...")
+		}
+	}
 }

@@ -18,15 +18,15 @@ import (
 // set-up only, so it also runs with synchronous=OFF. The switch never
 // writes the journal this way.
 type bulkLoader struct {
-	db       *sql.DB
-	tx       *sql.Tx
-	payStmt  *sql.Stmt
-	opStmt   *sql.Stmt
-	pays     []any
-	ops      []any
-	nPay     int
-	nOp      int
-	inTx     int
+	db      *sql.DB
+	tx      *sql.Tx
+	payStmt *sql.Stmt
+	opStmt  *sql.Stmt
+	pays    []any
+	ops     []any
+	nPay    int
+	nOp     int
+	inTx    int
 }
 
 var paymentColumns = []string{"id", "client", "request_id", "type", "status", "amount", "currency", "merchant_id", "terminal_id",

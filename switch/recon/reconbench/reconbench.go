@@ -247,7 +247,7 @@ func payment(v *cardvault.Vault, g gen, bank string) (*journal.Payment, []*journ
 		ID: id, Client: "bench", RequestID: "b-" + strconv.Itoa(g.i), Type: journal.TypePurchase, Status: journal.PaymentApproved,
 		Amount: amount, Currency: "KZT", Card: card,
 		Merchant: journal.Merchant{ID: g.merchant(), TerminalID: g.terminal(), MCC: "5411", Name: "BENCH SHOP", City: "ALMATY", Country: "KZ"},
-		Bank: bank, Route: "bench", AcquirerID: "400001", STAN: g.stan(), RRN: g.rrn(),
+		Bank:     bank, Route: "bench", AcquirerID: "400001", STAN: g.stan(), RRN: g.rrn(),
 		TransmissionTime: g.local.UTC(), LocalTime: g.local, AuthCode: g.auth(), ResponseCode: "00",
 		CreatedAt: g.local, UpdatedAt: g.local,
 	}
