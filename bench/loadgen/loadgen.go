@@ -208,8 +208,6 @@ func (r *Runner) Run(ctx context.Context, onStart, onEnd func()) (*report.Run, e
 			limit = 1
 		}
 	}
-	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
-	defer cancel()
 
 	tallies := make([]*report.Tally, cfg.Concurrency)
 	gens := make([]*mix.Generator, cfg.Concurrency)
@@ -227,6 +225,11 @@ func (r *Runner) Run(ctx context.Context, onStart, onEnd func()) (*report.Run, e
 	}
 	start := time.Now()
 	out.StartedAt = start.UTC()
+	// The schedule spans [start, start+Duration): every flow of it is due
+	// before this deadline, so only a flow no worker was free to send in
+	// time is left unsent.
+	runCtx, cancel := context.WithDeadline(ctx, start.Add(cfg.Duration))
+	defer cancel()
 	var wg sync.WaitGroup
 	for w := range cfg.Concurrency {
 		wg.Go(func() {

@@ -266,6 +266,17 @@ type reqInfo struct {
 	typ       string
 	reason    string // decline reason or error code
 	replayed  bool
+	// bank, stan and maskedPAN identify the payment at its bank in the
+	// access log (the PAN only ever in its 6+4 masked form).
+	bank, stan, maskedPAN string
+}
+
+// describe takes the payment's bank-side identifiers for the access log.
+func (ri *reqInfo) describe(p *Payment) {
+	if p == nil {
+		return
+	}
+	ri.paymentID, ri.bank, ri.stan, ri.maskedPAN = p.ID, p.Bank, p.STAN, p.MaskedPAN
 }
 
 type statusWriter struct {
@@ -405,6 +416,9 @@ func (s *Server) observe(endpoint string, r *http.Request, status int, ri *reqIn
 		Str("client", ri.client).
 		Str("request_id", ri.requestID).
 		Str("payment_id", ri.paymentID).
+		Str("bank", ri.bank).
+		Str("stan", ri.stan).
+		Str("masked_pan", ri.maskedPAN).
 		Str("type", ri.typ).
 		Int("status", status).
 		Str("reason", ri.reason).

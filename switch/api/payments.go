@@ -65,7 +65,8 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, ri *req
 		if err != nil {
 			return s.errorOutcome(ri, err, "authorize")
 		}
-		ri.paymentID, ri.reason = p.ID, p.Reason
+		ri.describe(p)
+		ri.reason = p.Reason
 		return outcome{status: http.StatusOK, body: marshal(s.renderPayment(p, false)), paymentID: p.ID}
 	})
 }
@@ -159,6 +160,7 @@ func (s *Server) withOperation(w http.ResponseWriter, r *http.Request, ri *reqIn
 		if err != nil {
 			return s.errorOutcome(ri, err, "payment look-up")
 		}
+		ri.describe(p)
 		return run(ctx, req)
 	})
 }
@@ -220,7 +222,7 @@ func (s *Server) writePayment(w http.ResponseWriter, ri *reqInfo, p *Payment, er
 		s.fail(w, ri, ae)
 		return
 	}
-	ri.paymentID = p.ID
+	ri.describe(p)
 	writeJSON(w, http.StatusOK, marshal(s.renderPayment(p, true)))
 }
 

@@ -89,7 +89,7 @@ func TestPreauthCaptureRefunds(t *testing.T) {
 			}
 			if refunds != 2 {
 				_, saf := s.call("GET", "/v1/admin/saf", operatorToken, "")
-				t.Errorf("%d refund messages %s/200000 at the bank, want 2 (the over-refund must not be sent): %+v\nSAF %v\n%s", refunds, wantMTI, b.tap.sent(wantMTI, "0221"), saf, s.logs.String())
+				t.Errorf("%d refund messages %s/200000 at the bank, want 2 (the over-refund must not be sent): %+v\nSAF %v", refunds, wantMTI, b.tap.sent(wantMTI, "0221"), saf)
 			}
 
 			st, g := s.call("GET", "/v1/payments/"+id, gatewayToken, "")
@@ -141,7 +141,7 @@ func TestVoids(t *testing.T) {
 					}
 				}
 				if len(rev) != 1 || rev[0].Fields[4] != amount12(300000) || rev[0].Fields[90][:4] != map[string]string{"preauth": "0100", "purchase": "0200"}[typ] {
-					t.Errorf("reversal at the bank: %+v\n%s", rev, s.logs.String())
+					t.Errorf("reversal at the bank: %+v", rev)
 				}
 				if _, partial := rev[0].Fields[95]; partial {
 					t.Errorf("full reversal carries DE95")

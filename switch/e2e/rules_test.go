@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -169,10 +170,10 @@ func TestAmountRulesBothBanks(t *testing.T) {
 	}
 }
 
-// TestSTANAndRRNFromJournalSequences checks that every request a bank
-// received carries a distinct STAN and that payments carry distinct RRNs
-// and sortable ids.
-func TestIDsAreSortableAndUnique(t *testing.T) {
+// TestIdentifiersAndLogs: payment ids are pay_ + ULID and sort by
+// creation; the switch's JSON access log line of a payment names its
+// request id, payment id, bank, STAN and masked PAN.
+func TestIdentifiersAndLogs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, routesKZTAlfa)
 	s := e.startSwitch(journalOpts{})
@@ -188,5 +189,21 @@ func TestIDsAreSortableAndUnique(t *testing.T) {
 		if i > 0 && strings.Compare(ids[i-1], id) >= 0 {
 			t.Errorf("ids not increasing: %s then %s", ids[i-1], id)
 		}
+	}
+
+	p := s.pay(req{ID: uniq("log"), Amount: 150000, Currency: "USD", PAN: "4000000000000010", CVV: "9417"}.json())
+	found := false
+	for _, line := range strings.Split(s.logs.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil || m["message"] != "request" || m["payment_id"] != p["id"] {
+			continue
+		}
+		found = true
+		if m["request_id"] != p["request_id"] || m["bank"] != "sber" || m["stan"] != p["stan"] || m["masked_pan"] != "400000******0010" || m["level"] != "info" || m["time"] == nil {
+			t.Errorf("access log line %s", line)
+		}
+	}
+	if !found {
+		t.Errorf("no access log line for %v", p["id"])
 	}
 }

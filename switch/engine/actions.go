@@ -315,6 +315,10 @@ type payload struct {
 	AuthCode    string            `json:"auth_code,omitempty"`
 	Original    *bankmsg.Original `json:"original,omitempty"`
 	Replacement *int64            `json:"replacement,omitempty"` // DE95
+	// StandIn marks a stand-in advice whose DE90 names the authorization
+	// the switch stood in for without sending it: the authorization's MTI,
+	// the advice's own STAN, the stand-in time and our acquirer id.
+	StandIn bool `json:"stand_in,omitempty"`
 }
 
 // adviceFlow journals the operation, the payment's new money state and the
@@ -423,6 +427,12 @@ func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *j
 			return false, errWaitingForOriginal
 		}
 		pay.Original = originalOf(p.AcquirerID, ref)
+	}
+	if pay.StandIn && op.RefOperationID == "" {
+		pay.Original = &bankmsg.Original{
+			MTI: b.Dialect.Ops[opFor(PaymentType(p.Type))].MTI, STAN: op.STAN, TransmissionTime: p.TransmissionTime,
+			AcquirerID: p.AcquirerID, ProcessingCode: specs.ProcPurchase,
+		}
 	}
 	pan, expiry, err := e.vault.Open(p.ID, p.Card.KeyID, p.Card.Ciphertext)
 	if err != nil {

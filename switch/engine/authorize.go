@@ -323,7 +323,7 @@ func (a *authAttempt) try(ctx context.Context, b *Bank) (bool, error) {
 		if err := e.recordUnanswered(wctx, b, p, op, sendErr.Error(), issuerUnavailable("")); err != nil {
 			return true, err
 		}
-		return true, a.standInAfterTimeout(wctx, b)
+		return true, a.standInAfterTimeout(wctx, b, op)
 	}
 	e.logMessage(wctx, p.ID, op.ID, b.Name, journal.DirIn, logFields(resp))
 	res, err := bankmsg.DecodeResponse(b.Dialect, resp)

@@ -54,7 +54,7 @@ func (a *authAttempt) standInFor(ctx context.Context, target *Bank) (bool, error
 		return false, unavailable("allocating RRN", err)
 	}
 	p.Bank, p.AcquirerID, p.RRN = target.Name, target.AcquirerID, rrn
-	op, item, err := a.approveStandIn(ctx, target, d)
+	op, item, err := a.approveStandIn(ctx, target, d, nil)
 	if err != nil {
 		e.standIn.Release(d)
 		return false, err
@@ -78,7 +78,7 @@ func (a *authAttempt) standInFor(ctx context.Context, target *Bank) (bool, error
 // unanswered at b, when the policy allows it on a timeout. The decline and
 // its reversal are already durable; the approval and its advice are a
 // second write (a crash between them leaves a declined, reversed payment).
-func (a *authAttempt) standInAfterTimeout(ctx context.Context, b *Bank) error {
+func (a *authAttempt) standInAfterTimeout(ctx context.Context, b *Bank, auth *journal.Operation) error {
 	e, p := a.e, a.p
 	if e.standIn == nil || !e.standIn.OnTimeout(b.Name, p.Merchant.ID) {
 		return nil
@@ -88,7 +88,7 @@ func (a *authAttempt) standInAfterTimeout(ctx context.Context, b *Bank) error {
 		return nil
 	}
 	saved := *p
-	op, item, err := a.approveStandIn(ctx, b, d)
+	op, item, err := a.approveStandIn(ctx, b, d, auth)
 	if err != nil {
 		*p = saved
 		e.standIn.Release(d)
@@ -136,15 +136,21 @@ func (a *authAttempt) decideStandIn(ctx context.Context, b *Bank) (standin.Decis
 
 // approveStandIn marks p approved in stand-in with d's code and builds the
 // advice owed to b (0220 for a purchase, 0120 for a preauth), due at once.
-func (a *authAttempt) approveStandIn(ctx context.Context, b *Bank, d standin.Decision) (*journal.Operation, *journal.SAFItem, error) {
+// Its DE90 names the authorization stood in for: auth when it was sent
+// (and timed out), else the one the switch would have sent (payload.StandIn).
+func (a *authAttempt) approveStandIn(ctx context.Context, b *Bank, d standin.Decision, auth *journal.Operation) (*journal.Operation, *journal.SAFItem, error) {
 	e, p := a.e, a.p
 	now := e.now()
 	kind := specs.OpAdvicePurchase
 	if p.Type == journal.TypePreauth {
 		kind = specs.OpAdvicePreauth
 	}
-	pay := payload{Op: kind, Amount: p.Amount, RRN: p.RRN, AuthCode: d.AuthCode}
-	op, item, err := e.debt(ctx, b, p, journal.OpAdvice, journal.SAFStandInAdvice, "", "", p.Amount, "", pay, now)
+	pay := payload{Op: kind, Amount: p.Amount, RRN: p.RRN, AuthCode: d.AuthCode, StandIn: true}
+	ref := ""
+	if auth != nil {
+		ref, pay.Original = auth.ID, originalOf(p.AcquirerID, auth)
+	}
+	op, item, err := e.debt(ctx, b, p, journal.OpAdvice, journal.SAFStandInAdvice, "", "", p.Amount, ref, pay, now)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -22,11 +22,12 @@ const (
 	droppedFieldMark = "[removed]"
 )
 
-// neverLogged names whole data elements that are never journaled: track 2,
+// neverLogged names whole data elements that are never journaled: the
+// expiry date (it travels with the PAN only inside the sealed card), track 2,
 // track 3 and track 1 data, PIN block, ICC (EMV) data holding cryptograms.
 func neverLogged(de string) bool {
 	switch de {
-	case "35", "36", "45", "52", "55":
+	case "14", "35", "36", "45", "52", "55":
 		return true
 	}
 	return false
@@ -90,17 +91,39 @@ func Sanitize(fields map[string]string) (map[string]string, bool) {
 			}
 			v = nv
 		}
-		if len(v) > maxLogValueLen {
-			v = truncateUTF8(v, maxLogValueLen)
-			changed = true
+		if base == "2" && !hasSub {
+			// DE2 is masked whether or not it passes Luhn: a mistyped PAN
+			// is still a cardholder's number.
+			if mv := maskDE2(v); mv != v {
+				v = mv
+				changed = true
+			}
 		}
+		// Mask before truncating: a cut could leave a PAN's head unmasked.
 		if mv, masked := cardvault.MaskPANsIn(v); masked {
 			v = mv
+			changed = true
+		}
+		if len(v) > maxLogValueLen {
+			v = truncateUTF8(v, maxLogValueLen)
 			changed = true
 		}
 		out[k] = v
 	}
 	return out, changed
+}
+
+// maskDE2 keeps at most the first 6 and last 4 digits of a DE2 value and
+// stars the rest; a value too short to keep anything is starred whole.
+// Values already masked (holding '*') are left as they are.
+func maskDE2(v string) string {
+	if strings.ContainsRune(v, '*') {
+		return v
+	}
+	if len(v) < 11 {
+		return strings.Repeat("*", len(v))
+	}
+	return v[:6] + strings.Repeat("*", len(v)-10) + v[len(v)-4:]
 }
 
 func secretName(k string) bool {
@@ -166,10 +189,13 @@ func isDigits(s string) bool {
 // cleanText bounds free text, makes it valid UTF-8 (PostgreSQL refuses
 // anything else) and masks PAN-like runs in it.
 func cleanText(s string) string {
+	// A cheap first bound keeps the masking scan short; masking comes
+	// before the final cut so that a PAN straddling it is still masked
+	// (anything past 4×max is gone after the final cut anyway).
+	s = truncateUTF8(s, 4*maxFreeTextLen)
 	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = truncateUTF8(s, maxFreeTextLen)
 	s, _ = cardvault.MaskPANsIn(s)
-	return s
+	return truncateUTF8(s, maxFreeTextLen)
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a character.

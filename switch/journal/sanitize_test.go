@@ -108,3 +108,32 @@ func FuzzSanitize(f *testing.F) {
 		}
 	})
 }
+
+// The backstop does not trust the caller: the expiry never reaches the log,
+// DE2 is masked even when it fails Luhn, and a PAN straddling the length
+// cut is masked, not half-kept.
+func TestSanitizeBackstop(t *testing.T) {
+	out, changed := Sanitize(map[string]string{
+		"2":  "4000000000000011", // Luhn-invalid: still a cardholder's digits
+		"14": "2812",
+		"39": "00",
+	})
+	if !changed {
+		t.Fatal("Sanitize reported no change")
+	}
+	if got := out["2"]; got != "400000******0011" {
+		t.Errorf("DE2 = %q, want 400000******0011", got)
+	}
+	if _, ok := out["14"]; ok {
+		t.Errorf("DE14 kept: %v", out)
+	}
+	long := strings.Repeat("x", maxLogValueLen-8) + "4000000000000010"
+	out, _ = Sanitize(map[string]string{"43": long})
+	if strings.Contains(out["43"], "40000000") {
+		t.Errorf("PAN straddling the cut left digits: %q", out["43"][len(out["43"])-12:])
+	}
+	text := strings.Repeat("y", maxFreeTextLen-8) + "4000000000000010"
+	if got := cleanText(text); strings.Contains(got, "40000000") {
+		t.Errorf("cleanText left a PAN's head: %q", got[len(got)-12:])
+	}
+}

@@ -24,36 +24,43 @@ const (
 
 // expectation of a journal payment in a clearing file.
 const (
-	expClear   = ""         // expected as a sale row
-	expNotInSc = "declined" // declined or pending: never expected, never in scope
+	expClear       uint8 = iota // expected as a sale row
+	expUncaptured               // pre-authorization never captured: informational
+	expVoided                   // voided in full: informational
+	expNotInScope               // declined or pending: never expected
+	statusApproved uint8 = 1
+	statusVoided   uint8 = 2
+	statusOther    uint8 = 3 // declined, pending
 )
 
-// entry is one journal payment in the index.
+// entry is one journal payment in the index (pointer-free, see index.go).
 type entry struct {
-	t         *Txn
-	exp       Category // expClear, PreauthUncaptured, VoidedNotCleared or expNotInSc
-	expDay    calendar.Date
-	expAmount int64
-	// clearSTAN / clearDate are the key of the sale row: the purchase's, or
-	// the completion's for a completed pre-authorization.
-	clearSTAN string
-	clearDate calendar.Date
-	clearTime string
-	inScope   bool
-	matched   int32
-	next      *entry // Bank B: other payments with the same terminal+STAN+auth code
+	pay, rrn, pan, compID ref
+	expAmount             int64
+	merch, term           uint32
+	ccy                   uint32
+	stan, clearSTAN, auth code6
+	status, exp           uint8
+	preauth, partial      bool
+	reversed, opsLoaded   bool
+	inScope               bool
+	matched               int32
+	expDay, clearDate     day
+	clearTime             clock
+	next                  int32 // next entry with the same key hash, -1 at the end
 }
 
 // refEntry is one refund in the index.
 type refEntry struct {
-	e       *entry
-	op      *TxnOp
-	expDay  calendar.Date
-	date    calendar.Date
-	time    string
-	inScope bool
-	matched int32
-	next    *refEntry
+	e            int32
+	id, rrn      ref
+	stan         code6
+	amount       int64
+	expDay, date day
+	time         clock
+	inScope      bool
+	matched      int32
+	next         int32
 }
 
 // priorChecker answers whether a payment (sale) or refund operation was
@@ -67,143 +74,193 @@ type matcher struct {
 	format  Format
 	cal     *calendar.Calendar
 	settle  calendar.Date
+	sday    day
 	src     Source
 	prior   priorChecker
-	sales   map[string]*entry
-	refunds map[string]*refEntry
-	all     []*entry
-	allRef  []*refEntry
-	intern  map[string]string
+	ar      arena
+	strs    interner
+	es      entries
+	sales   map[uint64]int32
+	refs    []refEntry
+	refKeys map[uint64]int32
 	journal int64
+	err     error // first indexing error (arena full, malformed key)
 }
 
 func newMatcher(f Format, cal *calendar.Calendar, settle calendar.Date, src Source) *matcher {
 	return &matcher{
-		format: f, cal: cal, settle: settle, src: src,
-		sales: map[string]*entry{}, refunds: map[string]*refEntry{}, intern: map[string]string{},
+		format: f, cal: cal, settle: settle, sday: dayOf(settle), src: src,
+		sales: map[uint64]int32{}, refKeys: map[uint64]int32{},
 	}
 }
 
-func (m *matcher) in(s string) string {
-	if v, ok := m.intern[s]; ok {
-		return v
-	}
-	if len(m.intern) < 1<<16 { // bound: hostile data cannot grow it without limit
-		m.intern[s] = s
-	}
-	return s
-}
-
-func (m *matcher) localOf(t time.Time) (calendar.Date, string) {
+func (m *matcher) localOf(t time.Time) (day, clock) {
 	lt := t.In(m.cal.Location())
-	return calendar.DateOf(lt), clearing.TimeOfDayOf(lt).String()
+	return dayOf(calendar.DateOf(lt)), clock(lt.Hour()*3600 + lt.Minute()*60 + lt.Second())
 }
 
-func saleKeyB(terminal, stan, auth string) string {
-	return terminal + "|" + stan + "|" + auth
+func (m *matcher) saleKey(terminal, stan, auth, rrn string) uint64 {
+	if m.format == FormatA {
+		return fnv64(rrn)
+	}
+	return fnv64(terminal, stan, auth)
 }
 
-func refundKeyB(terminal string, d calendar.Date, stan string) string {
-	return terminal + "|" + d.YYYYMMDD() + "|" + stan
+func (m *matcher) refundKey(terminal string, d day, stan, rrn string) uint64 {
+	if m.format == FormatA {
+		return fnv64(rrn)
+	}
+	return fnv64(terminal, d.date().YYYYMMDD(), stan)
+}
+
+func (m *matcher) put(s string) ref {
+	r, err := m.ar.put(s)
+	if err != nil && m.err == nil {
+		m.err = err
+	}
+	return r
 }
 
 // add indexes one journal payment.
 func (m *matcher) add(t *Txn) {
-	t.MerchantID, t.TerminalID, t.Currency = m.in(t.MerchantID), m.in(t.TerminalID), m.in(t.Currency)
-	e := &entry{t: t, clearSTAN: t.STAN}
+	stan, ok1 := mk6(t.STAN)
+	auth, ok2 := mk6(t.AuthCode)
+	if !ok1 || !ok2 {
+		if m.err == nil {
+			m.err = fmt.Errorf("recon: payment %s: STAN or auth code longer than 6 characters", t.PaymentID)
+		}
+		return
+	}
+	e := entry{
+		pay: m.put(t.PaymentID), rrn: m.put(t.RRN), pan: m.put(t.MaskedPAN),
+		merch: m.strs.id(t.MerchantID), term: m.strs.id(t.TerminalID), ccy: m.strs.id(t.Currency),
+		stan: stan, clearSTAN: stan, auth: auth, preauth: t.Type == journal.TypePreauth, partial: t.Voided > 0,
+		reversed: t.Reversed, opsLoaded: t.OpsLoaded, next: -1,
+	}
 	clearAt := t.LocalTime
 	switch t.Status {
 	case journal.PaymentApproved:
+		e.status = statusApproved
 		switch {
-		case t.Type == journal.TypePreauth && t.Completion != nil:
-			e.expAmount = t.Completion.Amount
-			e.clearSTAN = t.Completion.STAN
+		case e.preauth && t.Completion != nil:
+			c, ok := mk6(t.Completion.STAN)
+			if !ok {
+				if m.err == nil {
+					m.err = fmt.Errorf("recon: payment %s: completion STAN longer than 6 characters", t.PaymentID)
+				}
+				return
+			}
+			e.expAmount, e.clearSTAN, e.compID = t.Completion.Amount, c, m.put(t.Completion.ID)
 			clearAt = t.Completion.LocalTime
-		case t.Type == journal.TypePreauth:
-			e.exp = PreauthUncaptured
-			e.expAmount = t.Amount - t.Voided
+		case e.preauth:
+			e.exp, e.expAmount = expUncaptured, t.Amount-t.Voided
 		default:
 			e.expAmount = t.Amount - t.Voided
 			if e.expAmount <= 0 {
-				e.exp = VoidedNotCleared
+				e.exp = expVoided
 			}
 		}
 	case journal.PaymentVoided:
-		e.exp = VoidedNotCleared
-		e.expAmount = t.Amount
+		e.status, e.exp, e.expAmount = statusVoided, expVoided, t.Amount
 	default:
-		e.exp = expNotInSc
+		e.status, e.exp = statusOther, expNotInScope
 	}
 	e.clearDate, e.clearTime = m.localOf(clearAt)
-	e.expDay = m.cal.SettlementDay(clearAt)
-	e.inScope = e.exp != expNotInSc && e.expDay == m.settle
+	e.expDay = dayOf(m.cal.SettlementDay(clearAt))
+	e.inScope = e.exp != expNotInScope && e.expDay == m.sday
 	if e.inScope {
 		m.journal++
 	}
-	m.all = append(m.all, e)
-	switch m.format {
-	case FormatA:
-		if t.RRN != "" {
-			m.sales[t.RRN] = e
-		}
-	case FormatB:
-		k := saleKeyB(t.TerminalID, e.clearSTAN, t.AuthCode)
-		e.next = m.sales[k]
-		m.sales[k] = e
+	k := m.saleKey(t.TerminalID, e.clearSTAN.String(), t.AuthCode, t.RRN)
+	if head, ok := m.sales[k]; ok {
+		e.next = head
+	}
+	idx := m.es.add(e)
+	if m.format == FormatB || t.RRN != "" {
+		m.sales[k] = idx
 	}
 	for i := range t.Refunds {
 		op := &t.Refunds[i]
-		r := &refEntry{e: e, op: op, expDay: m.cal.SettlementDay(op.LocalTime)}
+		rs, ok := mk6(op.STAN)
+		if !ok {
+			continue
+		}
+		r := refEntry{e: idx, id: m.put(op.ID), rrn: m.put(op.RRN), stan: rs, amount: op.Amount, next: -1,
+			expDay: dayOf(m.cal.SettlementDay(op.LocalTime))}
 		r.date, r.time = m.localOf(op.LocalTime)
-		r.inScope = r.expDay == m.settle
+		r.inScope = r.expDay == m.sday
 		if r.inScope {
 			m.journal++
 		}
-		m.allRef = append(m.allRef, r)
-		var k string
+		rk := m.refundKey(t.TerminalID, r.date, op.STAN, op.RRN)
+		if head, ok := m.refKeys[rk]; ok {
+			r.next = head
+		}
+		m.refs = append(m.refs, r)
+		m.refKeys[rk] = int32(len(m.refs) - 1)
+	}
+}
+
+// findSale returns the index of the entry a sale row refers to, or -1.
+func (m *matcher) findSale(rec *clearing.Record) int32 {
+	for i := m.chain(m.saleKey(rec.TerminalID, rec.STAN, rec.AuthCode, rec.RRN)); i >= 0; i = m.es.at(i).next {
+		e := m.es.at(i)
 		if m.format == FormatA {
-			k = op.RRN
-		} else {
-			k = refundKeyB(t.TerminalID, r.date, op.STAN)
+			if m.ar.eq(e.rrn, rec.RRN) {
+				return i
+			}
+			continue
 		}
-		if k != "" {
-			r.next = m.refunds[k]
-			m.refunds[k] = r
+		if m.strs.get(e.term) == rec.TerminalID && e.clearSTAN.String() == rec.STAN && e.auth.String() == rec.AuthCode &&
+			e.clearDate == dayOf(rec.OperDate) {
+			return i
 		}
 	}
+	return -1
 }
 
-// findSale returns the entry a sale row refers to, or nil.
-func (m *matcher) findSale(rec *clearing.Record) *entry {
-	if m.format == FormatA {
-		return m.sales[rec.RRN]
+func (m *matcher) chain(k uint64) int32 {
+	if i, ok := m.sales[k]; ok {
+		return i
 	}
-	var fallback *entry
-	for e := m.sales[saleKeyB(rec.TerminalID, rec.STAN, rec.AuthCode)]; e != nil; e = e.next {
-		if e.clearDate == rec.OperDate {
-			return e
+	return -1
+}
+
+// findOriginal returns the sale a refund or chargeback row refers to, or
+// -1. Bank B names it by auth code + STAN without a date: the most recently
+// indexed payment with that key on the terminal.
+func (m *matcher) findOriginal(rec *clearing.Record) int32 {
+	for i := m.chain(m.saleKey(rec.TerminalID, rec.OrigSTAN, rec.OrigAuthCode, rec.OrigRRN)); i >= 0; i = m.es.at(i).next {
+		e := m.es.at(i)
+		if m.format == FormatA {
+			if m.ar.eq(e.rrn, rec.OrigRRN) {
+				return i
+			}
+			continue
 		}
-		fallback = e
+		if m.strs.get(e.term) == rec.TerminalID && e.clearSTAN.String() == rec.OrigSTAN && e.auth.String() == rec.OrigAuthCode {
+			return i
+		}
 	}
-	_ = fallback // a different local date is a different transaction (STANs wrap)
-	return nil
+	return -1
 }
 
-// findOriginal returns the sale a refund or chargeback row refers to.
-func (m *matcher) findOriginal(rec *clearing.Record) *entry {
-	if m.format == FormatA {
-		return m.sales[rec.OrigRRN]
+func (m *matcher) findRefund(rec *clearing.Record) int32 {
+	d := dayOf(rec.OperDate)
+	i, ok := m.refKeys[m.refundKey(rec.TerminalID, d, rec.STAN, rec.RRN)]
+	for ; ok && i >= 0; i = m.refs[i].next {
+		r := &m.refs[i]
+		if m.format == FormatA {
+			if m.ar.eq(r.rrn, rec.RRN) {
+				return i
+			}
+			continue
+		}
+		if m.strs.get(m.es.at(r.e).term) == rec.TerminalID && r.stan.String() == rec.STAN && r.date == d {
+			return i
+		}
 	}
-	// Bank B names the original by auth code + STAN (no date): the most
-	// recent payment with that key on the terminal.
-	return m.sales[saleKeyB(rec.TerminalID, rec.OrigSTAN, rec.OrigAuthCode)]
-}
-
-func (m *matcher) findRefund(rec *clearing.Record) *refEntry {
-	if m.format == FormatA {
-		return m.refunds[rec.RRN]
-	}
-	return m.refunds[refundKeyB(rec.TerminalID, rec.OperDate, rec.STAN)]
+	return -1
 }
 
 // itemOfRow fills an Item from a clearing row.
@@ -216,11 +273,8 @@ func itemOfRow(rec *clearing.Record, line int64) Item {
 }
 
 func (m *matcher) link(it *Item, e *entry) {
-	it.PaymentID = e.t.PaymentID
-	it.ExpectedDate = e.expDay
-	if it.MerchantID == "" {
-		it.MerchantID = e.t.MerchantID
-	}
+	it.PaymentID = m.ar.get(e.pay)
+	it.ExpectedDate = e.expDay.date()
 }
 
 // matchRow classifies one clearing row.
@@ -239,7 +293,8 @@ func (m *matcher) matchRow(ctx context.Context, rec *clearing.Record, line int64
 			it.Kind, it.Category = KindChargebackReversal, ChargebackReversal
 		}
 		it.Payable = true
-		if e := m.findOriginal(rec); e != nil {
+		if i := m.findOriginal(rec); i >= 0 {
+			e := m.es.at(i)
 			m.link(&it, e)
 			it.ExpectedAmount = e.expAmount
 		} else {
@@ -251,24 +306,22 @@ func (m *matcher) matchRow(ctx context.Context, rec *clearing.Record, line int64
 }
 
 func (m *matcher) matchSale(ctx context.Context, rec *clearing.Record, it *Item) error {
-	e := m.findSale(rec)
-	if e == nil {
+	i := m.findSale(rec)
+	if i < 0 {
 		it.Category = UnknownInJournal
 		return nil
 	}
+	e := m.es.at(i)
 	m.link(it, e)
 	it.ExpectedAmount = e.expAmount
-	t := e.t
-	if t.Completion != nil && t.Type == journal.TypePreauth {
-		it.OperationID = t.Completion.ID
-	}
+	it.OperationID = m.ar.get(e.compID)
 	e.matched++
 	if e.matched > 1 {
 		it.Category, it.Note = DuplicateInClearing, "already matched earlier in this file"
 		return nil
 	}
-	if e.expDay != m.settle && m.prior != nil {
-		dup, err := m.prior.clearedElsewhere(ctx, t.PaymentID, "")
+	if e.expDay != m.sday && m.prior != nil {
+		dup, err := m.prior.clearedElsewhere(ctx, it.PaymentID, "")
 		if err != nil {
 			return err
 		}
@@ -277,35 +330,38 @@ func (m *matcher) matchSale(ctx context.Context, rec *clearing.Record, it *Item)
 			return nil
 		}
 	}
-	if t.Status != journal.PaymentApproved && !t.OpsLoaded {
+	if e.status == statusOther && !e.opsLoaded {
+		t := &Txn{PaymentID: it.PaymentID, Status: journal.PaymentDeclined}
 		if err := m.src.LoadOperations(ctx, t); err != nil {
 			return err
 		}
+		e = m.es.at(i)
+		e.reversed, e.opsLoaded = t.Reversed, true
 	}
 	switch {
-	case t.Status == journal.PaymentVoided || (t.Status == journal.PaymentApproved && e.exp == VoidedNotCleared):
+	case e.status == statusVoided || (e.status == statusApproved && e.exp == expVoided):
 		it.Category, it.Note, it.ExpectedAmount = ReversedButCleared, "voided in the journal", 0
-	case t.Status != journal.PaymentApproved && t.Reversed:
+	case e.status == statusOther && e.reversed:
 		it.Category, it.Note, it.ExpectedAmount = ReversedButCleared, "reversed by the switch (timeout or late response)", 0
-	case t.Status != journal.PaymentApproved:
+	case e.status == statusOther:
 		it.Category, it.Note, it.ExpectedAmount = ReversedButCleared, "declined or unanswered in the journal", 0
-	case m.format == FormatA && rec.AuthCode != t.AuthCode:
+	case m.format == FormatA && rec.AuthCode != e.auth.String():
 		it.Category, it.Note = AuthCodeMismatch, "RRN matches a payment approved under another authorization code"
-	case e.exp == PreauthUncaptured:
-		it.Category, it.Note = AmountMismatch, "pre-authorization cleared but never captured in the journal"
-		it.ExpectedAmount = 0
-	case rec.Currency.Alpha != t.Currency:
-		it.Category, it.Note = AmountMismatch, "currency differs: journal "+t.Currency
+	case e.exp == expUncaptured:
+		it.Category, it.Note, it.ExpectedAmount = AmountMismatch, "pre-authorization cleared but never captured in the journal", 0
+	case rec.Currency.Alpha != m.strs.get(e.ccy):
+		it.Category, it.Note = AmountMismatch, "currency differs: journal "+m.strs.get(e.ccy)
 	case rec.Amount != e.expAmount:
 		it.Category = AmountMismatch
-		if t.Voided > 0 {
+		switch {
+		case e.partial:
 			it.Note = "partially voided: expected the remaining amount"
-		} else if t.Completion != nil {
+		case e.compID.n > 0:
 			it.Note = "expected the captured amount"
 		}
-	case e.expDay != m.settle:
+	case e.expDay != m.sday:
 		it.Category, it.Payable = SettledOnOtherDay, true
-		it.Note = "expected on " + e.expDay.String()
+		it.Note = "expected on " + e.expDay.date().String()
 	default:
 		it.Category, it.Payable = Matched, true
 	}
@@ -313,19 +369,20 @@ func (m *matcher) matchSale(ctx context.Context, rec *clearing.Record, it *Item)
 }
 
 func (m *matcher) matchRefund(ctx context.Context, rec *clearing.Record, it *Item) error {
-	r := m.findRefund(rec)
-	if r == nil {
+	ri := m.findRefund(rec)
+	if ri < 0 {
 		it.Category = RefundUnknown
-		if e := m.findOriginal(rec); e != nil {
-			m.link(it, e)
-			it.ExpectedDate = calendar.Date{}
+		if i := m.findOriginal(rec); i >= 0 {
+			it.PaymentID = m.ar.get(m.es.at(i).pay)
 			it.Note = "the original sale is known, the refund is not"
 		}
 		return nil
 	}
-	m.link(it, r.e)
-	it.OperationID, it.ExpectedAmount, it.ExpectedDate = r.op.ID, r.op.Amount, r.expDay
-	if m.format == FormatA && rec.OrigRRN != r.e.t.RRN {
+	r := &m.refs[ri]
+	e := m.es.at(r.e)
+	m.link(it, e)
+	it.OperationID, it.ExpectedAmount, it.ExpectedDate = m.ar.get(r.id), r.amount, r.expDay.date()
+	if m.format == FormatA && !m.ar.eq(e.rrn, rec.OrigRRN) {
 		it.Note = "ORIG_RRN differs from the refunded payment's RRN"
 	}
 	r.matched++
@@ -333,8 +390,8 @@ func (m *matcher) matchRefund(ctx context.Context, rec *clearing.Record, it *Ite
 		it.Category, it.Note = DuplicateInClearing, "refund already matched earlier in this file"
 		return nil
 	}
-	if r.expDay != m.settle && m.prior != nil {
-		dup, err := m.prior.clearedElsewhere(ctx, r.e.t.PaymentID, r.op.ID)
+	if r.expDay != m.sday && m.prior != nil {
+		dup, err := m.prior.clearedElsewhere(ctx, it.PaymentID, it.OperationID)
 		if err != nil {
 			return err
 		}
@@ -344,15 +401,15 @@ func (m *matcher) matchRefund(ctx context.Context, rec *clearing.Record, it *Ite
 		}
 	}
 	switch {
-	case rec.Currency.Alpha != r.e.t.Currency || rec.Amount != r.op.Amount:
+	case rec.Currency.Alpha != m.strs.get(e.ccy) || rec.Amount != r.amount:
 		it.Category = AmountMismatch
 		if it.Note == "" {
 			it.Note = "refund amount or currency differs from the journal"
 		}
 	default:
 		it.Category, it.Payable = RefundMatched, true
-		if r.expDay != m.settle && it.Note == "" {
-			it.Note = "refund expected on " + r.expDay.String()
+		if r.expDay != m.sday && it.Note == "" {
+			it.Note = "refund expected on " + r.expDay.date().String()
 		}
 	}
 	return nil
@@ -362,55 +419,52 @@ func (m *matcher) matchRefund(ctx context.Context, rec *clearing.Record, it *Ite
 // breaks (missing_in_clearing) and informational items; sales first, then
 // refunds, each in order of local time (then payment id).
 func (m *matcher) missing(ctx context.Context, fn func(Item) error) error {
-	var sales []*entry
-	for _, e := range m.all {
+	var sales []int32
+	m.es.each(func(i int32, e *entry) {
 		if e.inScope && e.matched == 0 {
-			sales = append(sales, e)
+			sales = append(sales, i)
 		}
-	}
+	})
 	sort.Slice(sales, func(i, j int) bool {
-		a, b := sales[i], sales[j]
-		if c := a.clearDate.Compare(b.clearDate); c != 0 {
-			return c < 0
+		a, b := m.es.at(sales[i]), m.es.at(sales[j])
+		if a.clearDate != b.clearDate {
+			return a.clearDate < b.clearDate
 		}
 		if a.clearTime != b.clearTime {
 			return a.clearTime < b.clearTime
 		}
-		return a.t.PaymentID < b.t.PaymentID
+		return string(m.ar.bytes(a.pay)) < string(m.ar.bytes(b.pay))
 	})
-	var refs []*refEntry
-	for _, r := range m.allRef {
-		if r.inScope && r.matched == 0 {
-			refs = append(refs, r)
+	var refs []int32
+	for i := range m.refs {
+		if r := &m.refs[i]; r.inScope && r.matched == 0 {
+			refs = append(refs, int32(i))
 		}
 	}
 	sort.Slice(refs, func(i, j int) bool {
-		a, b := refs[i], refs[j]
-		if c := a.date.Compare(b.date); c != 0 {
-			return c < 0
+		a, b := &m.refs[refs[i]], &m.refs[refs[j]]
+		if a.date != b.date {
+			return a.date < b.date
 		}
 		if a.time != b.time {
 			return a.time < b.time
 		}
-		return a.op.ID < b.op.ID
+		return string(m.ar.bytes(a.id)) < string(m.ar.bytes(b.id))
 	})
-	for _, e := range sales {
-		t := e.t
-		it := Item{
-			Kind: KindSale, PaymentID: t.PaymentID, MerchantID: t.MerchantID, TerminalID: t.TerminalID,
-			MaskedPAN: t.MaskedPAN, RRN: t.RRN, STAN: e.clearSTAN, AuthCode: t.AuthCode,
-			OperDate: e.clearDate, OperTime: e.clearTime, Currency: t.Currency,
-			ExpectedAmount: e.expAmount, ExpectedDate: e.expDay,
-		}
+	for _, i := range sales {
+		e := m.es.at(i)
+		it := m.journalItem(e)
+		it.STAN, it.OperDate, it.OperTime = e.clearSTAN.String(), e.clearDate.date(), clockString(e.clearTime)
+		it.ExpectedAmount = e.expAmount
 		switch e.exp {
-		case PreauthUncaptured, VoidedNotCleared:
-			it.Category = e.exp
+		case expUncaptured:
+			it.Category = PreauthUncaptured
+		case expVoided:
+			it.Category = VoidedNotCleared
 		default:
-			if t.Completion != nil {
-				it.OperationID = t.Completion.ID
-			}
+			it.OperationID = m.ar.get(e.compID)
 			if m.prior != nil {
-				done, err := m.prior.clearedElsewhere(ctx, t.PaymentID, "")
+				done, err := m.prior.clearedElsewhere(ctx, it.PaymentID, "")
 				if err != nil {
 					return err
 				}
@@ -424,9 +478,14 @@ func (m *matcher) missing(ctx context.Context, fn func(Item) error) error {
 			return err
 		}
 	}
-	for _, r := range refs {
+	for _, ri := range refs {
+		r := &m.refs[ri]
+		it := m.journalItem(m.es.at(r.e))
+		it.Category, it.Kind, it.OperationID = MissingInClearing, KindRefund, m.ar.get(r.id)
+		it.RRN, it.STAN, it.AuthCode = m.ar.get(r.rrn), r.stan.String(), ""
+		it.OperDate, it.OperTime, it.ExpectedAmount, it.ExpectedDate = r.date.date(), clockString(r.time), r.amount, r.expDay.date()
 		if m.prior != nil {
-			done, err := m.prior.clearedElsewhere(ctx, r.e.t.PaymentID, r.op.ID)
+			done, err := m.prior.clearedElsewhere(ctx, it.PaymentID, it.OperationID)
 			if err != nil {
 				return err
 			}
@@ -434,18 +493,20 @@ func (m *matcher) missing(ctx context.Context, fn func(Item) error) error {
 				continue
 			}
 		}
-		t := r.e.t
-		it := Item{
-			Category: MissingInClearing, Kind: KindRefund, PaymentID: t.PaymentID, OperationID: r.op.ID,
-			MerchantID: t.MerchantID, TerminalID: t.TerminalID, MaskedPAN: t.MaskedPAN, RRN: r.op.RRN,
-			STAN: r.op.STAN, OperDate: r.date, OperTime: r.time, Currency: t.Currency,
-			ExpectedAmount: r.op.Amount, ExpectedDate: r.expDay,
-		}
 		if err := fn(it); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// journalItem is the item of a journal payment absent from the file.
+func (m *matcher) journalItem(e *entry) Item {
+	return Item{
+		Kind: KindSale, PaymentID: m.ar.get(e.pay), MerchantID: m.strs.get(e.merch), TerminalID: m.strs.get(e.term),
+		MaskedPAN: m.ar.get(e.pan), RRN: m.ar.get(e.rrn), AuthCode: e.auth.String(), Currency: m.strs.get(e.ccy),
+		ExpectedDate: e.expDay.date(),
+	}
 }
 
 // clean guards free text against card numbers; the clearing reader already

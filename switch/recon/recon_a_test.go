@@ -321,3 +321,36 @@ func TestReconRejectsTrailerMismatchWhole(t *testing.T) {
 		t.Fatal("file named for another day was accepted")
 	}
 }
+
+// TestReconConcurrentSameFile runs the same file from several goroutines:
+// exactly one run is recorded, the others return it as replayed.
+func TestReconConcurrentSameFile(t *testing.T) {
+	f := newFixture(t)
+	sc := buildScenarioA(f)
+	type out struct {
+		res *Result
+		err error
+	}
+	ch := make(chan out, 4)
+	for range 4 {
+		go func() {
+			res, err := f.svc.Run(f.ctx, "alfa", bytes.NewReader(sc.file), Options{FileName: "A_CLR_20261130.csv"})
+			ch <- out{res, err}
+		}()
+	}
+	ids := map[string]bool{}
+	fresh := 0
+	for range 4 {
+		o := <-ch
+		if o.err != nil {
+			t.Fatalf("concurrent run: %v", o.err)
+		}
+		ids[o.res.Run.ID] = true
+		if !o.res.Replayed {
+			fresh++
+		}
+	}
+	if len(ids) != 1 || fresh != 1 {
+		t.Fatalf("%d distinct runs, %d fresh; want 1 and 1", len(ids), fresh)
+	}
+}

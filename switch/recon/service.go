@@ -112,8 +112,8 @@ type Options struct {
 	FileName string
 	// Force replaces an accepted run of another file for the same day.
 	Force bool
-	// Progress, when set, is called with rows processed so far and the
-	// file's total rows, every few thousand rows and at the end.
+	// Progress, when set, is called with the bytes of the file processed
+	// so far and its size, every few thousand rows and at the end.
 	Progress func(done, total int64)
 }
 
@@ -173,15 +173,42 @@ func (s *Service) spool(r io.Reader) (io.ReadSeeker, func(), error) {
 	return tmp, cleanup, nil
 }
 
-// pass reads the whole file once, hashing it, and calls fn per row (fn may
-// be nil). It returns the hash, the row count, the file's settlement date
-// and the reader's verdict.
-func (s *Service) pass(ctx context.Context, b BankConfig, f io.ReadSeeker, ropts clearing.ReaderOptions, fn func(*clearing.Record, int64) error) (string, int64, calendar.Date, error) {
+// countingReader counts bytes for progress.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// hashFile returns the hex SHA-256 and size of f from its start.
+func hashFile(f io.ReadSeeker) (string, int64, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", 0, fmt.Errorf("recon: rewinding the clearing file: %w", err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, fmt.Errorf("recon: reading the clearing file: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// pass reads the whole file once from its start, hashing it, and calls fn
+// per well-formed row (fn may be nil). It returns the hash, the row count,
+// the file's settlement date and the reader's verdict, which is final only
+// at the end: a row handed to fn may still belong to a rejected file.
+func (s *Service) pass(ctx context.Context, b BankConfig, f io.ReadSeeker, ropts clearing.ReaderOptions, progress func(int64), fn func(*clearing.Record, int64) error) (string, int64, calendar.Date, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return "", 0, calendar.Date{}, fmt.Errorf("recon: rewinding the clearing file: %w", err)
 	}
 	var h hash.Hash = sha256.New()
-	rd := b.reader(io.TeeReader(f, h), ropts)
+	cr := &countingReader{r: f}
+	rd := b.reader(io.TeeReader(cr, h), ropts)
 	var (
 		rows int64
 		date calendar.Date
@@ -195,6 +222,9 @@ func (s *Service) pass(ctx context.Context, b BankConfig, f io.ReadSeeker, ropts
 		if rows&0xfff == 0 {
 			if err := ctx.Err(); err != nil {
 				return "", rows, date, fmt.Errorf("recon: reading the clearing file: %w", err)
+			}
+			if progress != nil {
+				progress(cr.n)
 			}
 		}
 		if fn != nil {
@@ -221,11 +251,39 @@ func (s *Service) pass(ctx context.Context, b BankConfig, f io.ReadSeeker, ropts
 	return hex.EncodeToString(h.Sum(nil)), rows, date, nil
 }
 
+// peekDate returns the settlement date of a file from its name, its Bank B
+// header or its first Bank A row, without reading the rest; zero when the
+// start of the file is malformed.
+func (s *Service) peekDate(b BankConfig, f io.ReadSeeker, ropts clearing.ReaderOptions) (calendar.Date, error) {
+	if ropts.SettleDate.Valid() {
+		return ropts.SettleDate, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return calendar.Date{}, fmt.Errorf("recon: rewinding the clearing file: %w", err)
+	}
+	rd := b.reader(f, clearing.ReaderOptions{MaxErrors: 1})
+	ok := rd.Next()
+	if br, isB := rd.(*clearing.BReader); isB {
+		if hd, hok := br.Header(); hok {
+			return hd.SettleDate, nil
+		}
+	}
+	if ok {
+		return rd.Record().SettleDate, nil
+	}
+	return calendar.Date{}, nil
+}
+
 // Run reconciles one clearing file of bank. A file the reader rejects
 // (malformed rows, trailer mismatch) returns an error wrapping
 // *clearing.FileError and records nothing. The same file again returns the
 // stored result (Replayed); a different file for an already reconciled
 // bank and day is ErrAlreadyReconciled unless opts.Force.
+//
+// The file is read once for its hash and once for its rows; rows are
+// matched and written inside one store transaction as they are read, and
+// the transaction is rolled back if the reader rejects the file at the end
+// (the trailer comes last), so memory stays bounded by the journal index.
 func (s *Service) Run(ctx context.Context, bank string, r io.Reader, opts Options) (*Result, error) {
 	b, ok := s.cfg.Banks[bank]
 	if !ok {
@@ -245,12 +303,20 @@ func (s *Service) Run(ctx context.Context, bank string, r io.Reader, opts Option
 		}
 	}
 	started := s.cfg.Now()
-	// Pass 1: validate the whole file (the trailer comes last) and hash it.
-	fileHash, total, date, err := s.pass(ctx, b, f, ropts, nil)
+	fileHash, size, err := hashFile(f)
+	if err != nil {
+		return nil, err
+	}
+	date, err := s.peekDate(b, f, ropts)
 	if err != nil {
 		return nil, err
 	}
 	if !date.Valid() {
+		// No date at the start: the file is malformed or empty. A full
+		// read says which.
+		if _, _, _, err := s.pass(ctx, b, f, ropts, nil, nil); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: the file has no rows and its name gives no settlement date", ErrBadRequest)
 	}
 	if prev, err := s.store.ActiveRun(ctx, bank, date); err != nil {
@@ -269,12 +335,22 @@ func (s *Service) Run(ctx context.Context, bank string, r io.Reader, opts Option
 	if err := s.src.ScanTxns(ctx, bank, from, to, func(t *Txn) error { m.add(t); return nil }); err != nil {
 		return nil, fmt.Errorf("recon: indexing the journal: %w", err)
 	}
+	if m.err != nil {
+		return nil, m.err
+	}
 
 	run := &Run{
 		ID: "rcn_" + ulid.Make().String(), Bank: bank, SettleDate: date, FileName: filepath.Base(opts.FileName),
-		FileHash: fileHash, Rows: total, StartedAt: started, Summary: newSummary(),
+		FileHash: fileHash, StartedAt: started, Summary: newSummary(),
 	}
 	rt, err := s.store.beginRun(ctx, run, opts.Force)
+	if errors.Is(err, errSameFile) {
+		prev, err := s.store.ActiveRun(ctx, bank, date)
+		if err != nil || prev == nil {
+			return nil, fmt.Errorf("recon: re-reading the concurrent run: %w", err)
+		}
+		return s.replay(ctx, prev)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -290,9 +366,12 @@ func (s *Service) Run(ctx context.Context, bank string, r io.Reader, opts Option
 			}
 		}
 	}
-	// Pass 2: match and store each row.
-	var done int64
-	hash2, _, _, err := s.pass(ctx, b, f, ropts, func(rec *clearing.Record, line int64) error {
+	var progress func(int64)
+	if opts.Progress != nil {
+		progress = func(n int64) { opts.Progress(n, size) }
+	}
+	ropts.SettleDate = date
+	hash2, total, _, err := s.pass(ctx, b, f, ropts, progress, func(rec *clearing.Record, line int64) error {
 		it, err := m.matchRow(ctx, rec, line)
 		if err != nil {
 			return err
@@ -301,10 +380,6 @@ func (s *Service) Run(ctx context.Context, bank string, r io.Reader, opts Option
 			return err
 		}
 		keep(&it)
-		done++
-		if opts.Progress != nil && done%4096 == 0 {
-			opts.Progress(done, total)
-		}
 		return nil
 	})
 	if err == nil && hash2 != fileHash {
@@ -324,8 +399,9 @@ func (s *Service) Run(ctx context.Context, bank string, r io.Reader, opts Option
 		return nil, err
 	}
 	if opts.Progress != nil {
-		opts.Progress(total, total)
+		opts.Progress(size, size)
 	}
+	run.Rows = total
 	run.Summary.Rows, run.Summary.Journal = total, m.journal
 	run.FinishedAt = s.cfg.Now()
 	if err := rt.commit(ctx); err != nil {

@@ -440,12 +440,15 @@ func (s *Store) beginRun(ctx context.Context, run *Run, force bool) (*runTx, err
 		return nil, err
 	}
 	date := run.SettleDate.String()
-	var oldID string
-	err = tx.QueryRowContext(ctx, s.q(`SELECT id FROM recon_runs WHERE bank = ? AND settle_date = ? AND active = 1`), run.Bank, date).Scan(&oldID)
+	var oldID, oldHash string
+	err = tx.QueryRowContext(ctx, s.q(`SELECT id, file_hash FROM recon_runs WHERE bank = ? AND settle_date = ? AND active = 1`), run.Bank, date).Scan(&oldID, &oldHash)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
 		return fail(fmt.Errorf("recon store: checking earlier run: %w", err))
+	case oldHash == run.FileHash:
+		// A concurrent run of the same file committed first.
+		return fail(errSameFile)
 	case !force:
 		return fail(fmt.Errorf("%s %s (run %s): %w", run.Bank, date, oldID, ErrAlreadyReconciled))
 	default:
@@ -469,6 +472,9 @@ func (s *Store) beginRun(ctx context.Context, run *Run, force bool) (*runTx, err
 	rt.buf = make([]any, 0, insertBatch*(itemColCount+1))
 	return rt, nil
 }
+
+// errSameFile: the same file was accepted meanwhile; the caller replays.
+var errSameFile = errors.New("recon store: the same file was reconciled concurrently")
 
 func isUnique(err error) bool {
 	msg := strings.ToLower(err.Error())

@@ -273,11 +273,26 @@ func checkEcho(t *testing.T, d *specs.Dialect, req, resp *iso8583.Message) {
 			t.Errorf("DE%d: response has %q, request had %q", id, got, want)
 		}
 	}
+	// Exactly the echoed fields, DE39, DE38 (approvals), the network
+	// transaction ID (A DE48 tag 22, B DE62) and DE70 (08xx): nothing else,
+	// DE2 above all.
+	allowed := map[int]bool{39: true, 38: true}
+	for _, id := range ids {
+		allowed[id] = true
+	}
+	if d.Private == specs.PrivateDE48TLV {
+		allowed[48] = true
+	} else {
+		allowed[62] = true
+	}
 	bm := resp.Bitmap()
-	for _, id := range []int{2, 14, 22, 25, 43, 61, 63, 90, 95, 126} {
-		if bm.IsSet(id) {
-			t.Errorf("response carries DE%d, which no response may echo", id)
+	for id := 2; id <= bm.Len(); id++ {
+		if !bm.IsBitmapPresenceBit(id) && bm.IsSet(id) && !allowed[id] {
+			t.Errorf("response carries DE%d, which no response may carry", id)
 		}
+	}
+	if rc, _ := resp.GetString(39); rc != "00" && bm.IsSet(38) {
+		t.Errorf("a DE39 %q response carries DE38", rc)
 	}
 	if !bm.IsSet(39) {
 		t.Error("response has no DE39")

@@ -116,6 +116,9 @@ func TestEveryMessageType(t *testing.T) {
 				res := e.exchange(purchase, "0210", "00")
 				tx := e.txn(purchase.RRN)
 				checkApproved(t, res.resp, tx)
+				if res.resp.NetworkTransactionID != "" {
+					t.Errorf("a payment without stored credential got a network transaction ID")
+				}
 				if tx.Kind != ledger.KindPurchase || tx.State != ledger.StateAuthorized || tx.Amount != 150000 || tx.MaskedPAN != "400000******0010" {
 					t.Errorf("ledger: %s", tx.String())
 				}

@@ -140,8 +140,7 @@ the stored result; a different file for the same bank and day is refused unless
 				opts.Progress = func(done, total int64) {
 					if bar == nil {
 						bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(stderr),
-							progressbar.OptionSetDescription("reconciling"), progressbar.OptionShowCount(),
-							progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"),
+							progressbar.OptionSetDescription("reconciling"), progressbar.OptionShowBytes(true),
 							progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
 					}
 					_ = bar.Set64(done)
