@@ -147,6 +147,11 @@ func Run(ctx context.Context, o Options) []Result {
 func runCase(ctx context.Context, o Options, c Case) (res Result) {
 	res.Case = c.Name
 	dir := filepath.Join(o.Dir, c.Name)
+	// A fresh journal per run: the case directory is ours to recreate.
+	if err := os.RemoveAll(dir); err != nil {
+		res.Err = err
+		return res
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		res.Err = err
 		return res

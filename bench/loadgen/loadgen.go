@@ -240,14 +240,18 @@ func (r *Runner) Run(ctx context.Context, onStart, onEnd func()) (*report.Run, e
 					return
 				}
 				sendAt := time.Now()
+				if runCtx.Err() != nil {
+					// Closed loop: time is up. Open loop: this flow was
+					// picked up only after the schedule ended, because every
+					// worker was busy; it stays unsent.
+					return
+				}
 				if interval > 0 {
 					sendAt = start.Add(time.Duration(i) * interval)
-					if !sleepUntil(runCtx, sendAt) {
+					if !sleepUntil(ctx, sendAt) {
 						return
 					}
 					tallies[w].Lag(time.Since(sendAt))
-				} else if runCtx.Err() != nil {
-					return
 				}
 				seq++
 				sent.Add(1)

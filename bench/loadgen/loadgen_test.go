@@ -72,7 +72,9 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(v)
 	}
-	conflict := func() { write(http.StatusConflict, map[string]any{"error": map[string]string{"code": "invalid_state"}}) }
+	conflict := func() {
+		write(http.StatusConflict, map[string]any{"error": map[string]string{"code": "invalid_state"}})
+	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	path := strings.TrimPrefix(r.URL.Path, "/v1/payments")
@@ -176,7 +178,9 @@ func TestClosedLoopMix(t *testing.T) {
 
 func TestOpenLoopKeepsSchedule(t *testing.T) {
 	g, url := newGateway(t)
-	r, err := New(Config{BaseURL: url, Token: g.token, Concurrency: 64, Rate: 200, Duration: time.Second, Seed: 12})
+	// A worker per flow: even on a starved CI machine no flow waits for a
+	// free worker, so every scheduled flow must be sent.
+	r, err := New(Config{BaseURL: url, Token: g.token, Concurrency: 256, Rate: 200, Duration: time.Second, Seed: 12})
 	if err != nil {
 		t.Fatal(err)
 	}

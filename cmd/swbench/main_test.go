@@ -80,8 +80,8 @@ func TestDirectThenReport(t *testing.T) {
 func TestLoadCommandsRefuse(t *testing.T) {
 	for _, args := range [][]string{
 		{"closed", "--url", "http://192.0.2.1:8080", "--token", "x", "--duration", "1s"},
-		{"closed", "--url", "http://127.0.0.1:1", "--duration", "1s"}, // no token
-		{"open", "--url", "http://127.0.0.1:1", "--token", "x", "--duration", "1s"},               // no rate
+		{"closed", "--url", "http://127.0.0.1:1", "--duration", "1s"},                            // no token
+		{"open", "--url", "http://127.0.0.1:1", "--token", "x", "--duration", "1s"},              // no rate
 		{"direct", "--alfa", "203.0.113.9:9001", "--sber", "127.0.0.1:9002", "--duration", "1s"}, // not loopback
 	} {
 		t.Setenv(tokenEnv, "")

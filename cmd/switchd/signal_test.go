@@ -57,8 +57,9 @@ func TestSignals(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	reaped := false
 	defer func() {
-		if cmd.ProcessState == nil {
+		if !reaped {
 			_ = cmd.Process.Kill()
 			<-exited
 		}
@@ -102,6 +103,7 @@ func TestSignals(t *testing.T) {
 	}
 	select {
 	case err := <-exited:
+		reaped = true
 		if err != nil {
 			t.Fatalf("switchd exited with %v:\n%s", err, out.String())
 		}

@@ -30,8 +30,8 @@ const (
 	operatorToken = "e2e-operator-token-0123456789abcdef"
 	// lateDelay is the simulators' rule-98 delay: beyond bankTimeout, so a
 	// 98 is a late approval the switch must reverse.
-	lateDelay   = 1500 * time.Millisecond
-	bankTimeout = "1s"
+	lateDelay   = 3 * time.Second
+	bankTimeout = "2s"
 	defaultPG   = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 )
 
