@@ -278,9 +278,11 @@ func (e *env) live() []string {
 }
 
 // workload builds n payments on both banks (Visa → Bank A, Mastercard →
-// Bank B), purchases and preauths; a fraction fracFault of them end in
-// the fault suffix (e.g. "99"). Other amounts end in 10..49 (approved).
-func (e *env) workload(n int, suffix string, fracFault float64, maxAmount int64, firstN int) []payment {
+// Bank B) with cards of the test ranges, purchases and preauths, amounts
+// up to maxAmount minor units; a fraction fracFault of them end in the
+// fault suffix (e.g. "99"). Other amounts end in 10..49: approved, but
+// for the odd ..14 (invalid card number).
+func (e *env) workload(n int, suffix string, fracFault float64, maxAmount int64, cards, firstN int) []payment {
 	out := make([]payment, 0, n)
 	for i := range n {
 		visa := i%2 == 0
@@ -288,12 +290,12 @@ func (e *env) workload(n int, suffix string, fracFault float64, maxAmount int64,
 		if e.rng.IntN(3) == 0 {
 			typ = "preauth"
 		}
-		base := int64(100 + e.rng.IntN(int(maxAmount/100)))
+		base := int64(1 + e.rng.IntN(int(maxAmount/100)))
 		tail := int64(10 + e.rng.IntN(40))
 		if suffix != "" && e.rng.Float64() < fracFault {
 			tail = int64(suffix[0]-'0')*10 + int64(suffix[1]-'0')
 		}
-		out = append(out, payment{n: firstN + i, typ: typ, amount: base*100 + tail, pan: testPAN(visa, e.rng.IntN(40))})
+		out = append(out, payment{n: firstN + i, typ: typ, amount: base*100 + tail, pan: testPAN(visa, e.rng.IntN(cards))})
 	}
 	return out
 }
@@ -431,7 +433,7 @@ func faultAmount(suffix string) func(ctx context.Context, e *env) error {
 		if err := p.start(ctx); err != nil {
 			return err
 		}
-		load := e.workload(e.o.Payments, suffix, 0.3, 4000, 0)
+		load := e.workload(e.o.Payments, suffix, 0.3, 400000, 40, 0)
 		e.logf("sending %d payments, ~30%% ending in %s", len(load), suffix)
 		return e.cl.drive(ctx, e.o.Workers, e.o.Seed, load, e.live, nil)
 	}
@@ -451,7 +453,7 @@ func bankDown(ctx context.Context, e *env) error {
 		return err
 	}
 	third := e.o.Payments / 3
-	if err := e.cl.drive(ctx, e.o.Workers, e.o.Seed, e.workload(third, "", 0, 900, 0), e.live, nil); err != nil {
+	if err := e.cl.drive(ctx, e.o.Workers, e.o.Seed, e.workload(third, "", 0, 90000, 40, 0), e.live, nil); err != nil {
 		return err
 	}
 	e.logf("bank A goes down")
@@ -462,8 +464,9 @@ func bankDown(ctx context.Context, e *env) error {
 	if err := e.waitBank(ctx, "alfa", false); err != nil {
 		return err
 	}
-	// Amounts up to 900.00 KZT: about half within the stand-in maximum.
-	down := e.workload(third, "", 0, 900, third)
+	// Amounts up to 900.00 KZT, about half within the stand-in maximum
+	// (500.00), on few cards so that the daily count (3) is reached too.
+	down := e.workload(third, "", 0, 90000, 6, third)
 	if err := e.cl.drive(ctx, e.o.Workers, e.o.Seed+1, down, e.live, nil); err != nil {
 		return err
 	}
@@ -474,7 +477,7 @@ func bankDown(ctx context.Context, e *env) error {
 	if err := e.waitBank(ctx, "alfa", true); err != nil {
 		return err
 	}
-	return e.cl.drive(ctx, e.o.Workers, e.o.Seed+2, e.workload(e.o.Payments-2*third, "99", 0.1, 900, 2*third), e.live, nil)
+	return e.cl.drive(ctx, e.o.Workers, e.o.Seed+2, e.workload(e.o.Payments-2*third, "99", 0.1, 90000, 40, 2*third), e.live, nil)
 }
 
 // killRestart: switchd SIGKILLed in the middle of a load with lost
@@ -488,7 +491,7 @@ func killRestart(ctx context.Context, e *env) error {
 	if err := p.start(ctx); err != nil {
 		return err
 	}
-	load := e.workload(e.o.Payments, "99", 0.15, 4000, 0)
+	load := e.workload(e.o.Payments, "99", 0.15, 400000, 40, 0)
 	var once sync.Once
 	var killErr error
 	killed := make(chan struct{})
@@ -534,7 +537,7 @@ func twoProcesses(ctx context.Context, e *env) error {
 		}
 		ps = append(ps, p)
 	}
-	load := e.workload(e.o.Payments, "99", 0.2, 4000, 0)
+	load := e.workload(e.o.Payments, "99", 0.2, 400000, 40, 0)
 	var rr sync.Mutex
 	turn := 0
 	bases := func() []string {

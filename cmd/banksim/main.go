@@ -121,7 +121,10 @@ func run(cmd *cobra.Command, f flags) error {
 		if err != nil {
 			return fmt.Errorf("control: listening on %s: %w", fc.Control, err)
 		}
-		srv = &http.Server{Handler: control.NewHandler(sim, log), ReadHeaderTimeout: 5 * time.Second}
+		// Bounded timeouts: a stuck client must not hold the control API open.
+		// Writes get minutes because a large clearing file takes a while.
+		srv = &http.Server{Handler: control.NewHandler(sim, log), ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout: 30 * time.Second, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
 		log.Info().Str("addr", ln.Addr().String()).Msg("control API listening")
 		go func() { errc <- srv.Serve(ln) }()
 	}

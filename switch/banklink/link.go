@@ -67,7 +67,11 @@ type Link struct {
 	log     zerolog.Logger
 	stans   STANSource
 	onUnsol func(bank string, msg *iso8583.Message)
-	m       *metrics
+	// unsolSlots bounds the callbacks running at once: iso8583-connection
+	// starts a goroutine per inbound message, and a flooding host must not
+	// turn that into unbounded goroutines and journal load.
+	unsolSlots chan struct{}
+	m          *metrics
 
 	ctx    context.Context // cancelled by Close: stops dialling, sign-on, echoes
 	cancel context.CancelFunc
@@ -171,16 +175,17 @@ func Open(cfg Config, dialect *specs.Dialect, opts ...Option) (*Link, error) {
 		o.stans = NewCounterSTANSource(0)
 	}
 	l := &Link{
-		cfg:      cfg,
-		dialect:  dialect,
-		tlsConf:  tlsConf,
-		log:      o.log.With().Str("component", "banklink").Str("bank", cfg.Bank).Logger(),
-		stans:    o.stans,
-		onUnsol:  o.onUnsolicited,
-		pending:  make(map[string]*pending),
-		late:     make(map[string]lateEntry),
-		sessions: make([]*session, cfg.Connections),
-		wake:     make(chan struct{}),
+		cfg:        cfg,
+		dialect:    dialect,
+		tlsConf:    tlsConf,
+		log:        o.log.With().Str("component", "banklink").Str("bank", cfg.Bank).Logger(),
+		stans:      o.stans,
+		onUnsol:    o.onUnsolicited,
+		unsolSlots: make(chan struct{}, maxUnsolicitedInFlight),
+		pending:    make(map[string]*pending),
+		late:       make(map[string]lateEntry),
+		sessions:   make([]*session, cfg.Connections),
+		wake:       make(chan struct{}),
 	}
 	if o.reg != nil {
 		if l.m, err = newMetrics(o.reg); err != nil {

@@ -885,3 +885,54 @@ func TestCancelledContextSendsNothing(t *testing.T) {
 		t.Fatalf("bank received %d 0200s, want 1", n)
 	}
 }
+
+// A host flooding unmatched responses cannot run more than
+// maxUnsolicitedInFlight callbacks at once; the rest wait for a slot, and a
+// panicking callback does not take the link down.
+func TestUnsolicitedCallbacksBounded(t *testing.T) {
+	d := testDialect(t, dialectA)
+	p := newPeer(t, d, nil)
+	cfg := testConfig("alfa", dialectA, p.addr)
+	cfg.Connections = 1
+	var running, peak, seen atomic.Int64
+	release := make(chan struct{})
+	l := openLink(t, cfg, d, WithOnUnsolicited(func(_ string, m *iso8583.Message) {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			old := peak.Load()
+			if n <= old || peak.CompareAndSwap(old, n) {
+				break
+			}
+		}
+		seen.Add(1)
+		if fieldOf(m, 11) == "000001" {
+			panic("callback bug")
+		}
+		<-release
+	}))
+	waitFor(t, time.Second, "peer to register the connection", func() bool { return len(p.openConns()) == 1 })
+	const flood = maxUnsolicitedInFlight + 16
+	for i := 1; i <= flood; i++ {
+		m := iso8583.NewMessage(d.Spec)
+		m.MTI("0210")
+		for id, v := range map[int]string{7: "1127101500", 11: fmt.Sprintf("%06d", i), 39: "00"} {
+			if err := m.Field(id, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.openConns()[0].send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 2*time.Second, "callbacks to fill every slot", func() bool { return running.Load() == maxUnsolicitedInFlight })
+	time.Sleep(100 * time.Millisecond) // give any excess callback the chance to start
+	if got := peak.Load(); got > maxUnsolicitedInFlight {
+		t.Fatalf("%d callbacks ran at once, bound is %d", got, maxUnsolicitedInFlight)
+	}
+	close(release)
+	waitFor(t, 3*time.Second, "every message to reach the callback", func() bool { return seen.Load() == flood })
+	if !l.Usable() {
+		t.Fatal("link unusable after a panicking callback")
+	}
+}

@@ -23,7 +23,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}, []string{"bank", "mti"})
 	res := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "h2hswitch", Subsystem: "banklink", Name: "requests_total",
-		Help: "Requests sent through the link by outcome (ok, timeout, connection_lost, not_sent).",
+		Help: "Requests sent through the link by outcome (ok, timeout, connection_lost, not_sent), and unsolicited messages dropped or whose callback panicked (unsolicited_dropped, unsolicited_panic).",
 	}, []string{"bank", "result"})
 	conns := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "h2hswitch", Subsystem: "banklink", Name: "connections",

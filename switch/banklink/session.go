@@ -292,12 +292,43 @@ func sameRRN(rrn string, msg *iso8583.Message) bool {
 	return rrn == "" || got == "" || got == rrn
 }
 
+// Bounds on unsolicited-message callbacks: how many run at once, and how
+// long a message waits for a free slot before it is dropped (loudly).
+const (
+	maxUnsolicitedInFlight = 64
+	unsolicitedSlotWait    = 2 * time.Second
+)
+
+// unsolicited hands msg to the OnUnsolicited callback, at most
+// maxUnsolicitedInFlight at a time. A message that finds no slot within
+// unsolicitedSlotWait is dropped with an error log and a metric: only a
+// flooding host gets there, and every timed-out request already has its
+// reversal queued by the engine, so a dropped late answer costs no money.
 func (l *Link) unsolicited(msg *iso8583.Message) {
-	if l.onUnsol != nil {
-		l.onUnsol(l.cfg.Bank, msg)
+	if l.onUnsol == nil {
+		l.log.Error().Msg("no OnUnsolicited callback configured: unsolicited message only logged")
 		return
 	}
-	l.log.Error().Msg("no OnUnsolicited callback configured: unsolicited message only logged")
+	t := time.NewTimer(unsolicitedSlotWait)
+	defer t.Stop()
+	select {
+	case l.unsolSlots <- struct{}{}:
+	case <-t.C:
+		mti, _ := msg.GetMTI()
+		l.log.Error().Str("mti", mti).Str("stan", fieldOf(msg, 11)).Str("rc", fieldOf(msg, 39)).
+			Msg("unsolicited message dropped: too many callbacks in flight")
+		l.count("unsolicited_dropped")
+		return
+	}
+	defer func() { <-l.unsolSlots }()
+	defer func() {
+		// A panicking callback must not take the connection's reader down.
+		if r := recover(); r != nil {
+			l.log.Error().Msg("OnUnsolicited callback panicked")
+			l.count("unsolicited_panic")
+		}
+	}()
+	l.onUnsol(l.cfg.Bank, msg)
 }
 
 // answerNetwork answers a host-originated 0800 at once: 0810 echoing DE7,
