@@ -20,7 +20,7 @@ OPEN_MAX=${BENCH_OPEN_OUTSTANDING:-1024} # open loop: most requests outstanding
 WARMUP=${BENCH_WARMUP:-10s}
 CLOSED=${BENCH_CLOSED:-60s}
 OPEN=${BENCH_OPEN:-30s}
-RATES=${BENCH_RATES:-"250 500 1000 2000"}
+RATES=${BENCH_RATES:-"100 250 500 1000 2000"}
 DIRECT=${BENCH_DIRECT:-30s}
 MICRO_TIME=${BENCH_MICRO_TIME:-1s}
 PG=${BENCH_POSTGRES:-on}                 # off: skip the PostgreSQL run
@@ -31,9 +31,10 @@ ALFA_PORT=${BENCH_ALFA_PORT:-19001}
 SBER_PORT=${BENCH_SBER_PORT:-19002}
 OUT=${BENCH_OUT:-bench/results}
 
-# The demo gateway token of configs/switch.yaml; switchd gets it (and every
-# other bench setting) through its SWITCH_* environment.
-export SWBENCH_TOKEN=${SWBENCH_TOKEN:-bench-gateway-token-$RANDOM$RANDOM$RANDOM}
+# A gateway token made up for this run (switchd wants at least 24
+# characters); switchd gets it, like every other bench setting, through its
+# SWITCH_* environment and swbench through SWBENCH_TOKEN.
+export SWBENCH_TOKEN=${SWBENCH_TOKEN:-bench-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')}
 
 for b in switchd banksim swbench; do
   [ -x "$BIN/$b" ] || { echo "bench: $BIN/$b missing; run make build" >&2; exit 1; }

@@ -76,6 +76,8 @@ type Case struct {
 	run   func(ctx context.Context, e *env) error
 	// postgres cases need Options.PostgresDSN.
 	postgres bool
+	// killer cases SIGKILL a switchd.
+	killer bool
 }
 
 // Cases is the matrix in the order it runs.
@@ -85,8 +87,8 @@ func Cases() []Case {
 		{Name: "late-response-98", About: "amount rule 98: approved, answered after the timeout", run: faultAmount("98")},
 		{Name: "conn-closed-97", About: "amount rule 97: host closes the connection on receipt", run: faultAmount("97")},
 		{Name: "bank-down-standin", About: "Bank A refuses connections, then returns: stand-in within limits, advices delivered", run: bankDown},
-		{Name: "switchd-sigkill", About: "switchd killed with SIGKILL mid-load, restarted", run: killRestart},
-		{Name: "two-switchd-pg-sigkill", About: "two switchd on one PostgreSQL, one SIGKILLed: the other finishes", run: twoProcesses, postgres: true},
+		{Name: "switchd-sigkill", About: "switchd killed with SIGKILL mid-load, restarted", run: killRestart, killer: true},
+		{Name: "two-switchd-pg-sigkill", About: "two switchd on one PostgreSQL, one SIGKILLed: the other finishes", run: twoProcesses, postgres: true, killer: true},
 	}
 }
 
@@ -104,6 +106,9 @@ type env struct {
 	// lastKill is when a process was last killed: recovery needs
 	// recoverWindow after it.
 	lastKill time.Time
+	// standInDeclines counts payments of the down bank's cards declined
+	// while it was down (stand-in refused them: beyond the limits).
+	standInDeclines int
 }
 
 func (e *env) logf(format string, args ...any) {
@@ -216,6 +221,9 @@ func runCase(ctx context.Context, o Options, c Case) (res Result) {
 	if res.Report != nil {
 		for _, m := range res.Report.Mismatches {
 			e.logf("MISMATCH %s", m)
+		}
+		if res.Err == nil {
+			res.Err = e.exercised(c, res.Report)
 		}
 	}
 	return res
@@ -371,6 +379,21 @@ func (e *env) owed(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// exercised refuses a vacuous pass: every case must have made the switch
+// reverse something, the bank-down case must have stood in and declined
+// beyond the limits, and a kill must have happened mid-load.
+func (e *env) exercised(c Case, r *Report) error {
+	switch {
+	case r.Reversals == 0:
+		return fmt.Errorf("no reversal was needed: the faults did not bite")
+	case c.Name == "bank-down-standin" && (r.StandIn == 0 || e.standInDeclines == 0):
+		return fmt.Errorf("stand-in not exercised: %d approvals, %d declines beyond the limits", r.StandIn, e.standInDeclines)
+	case c.killer && e.lastKill.IsZero():
+		return fmt.Errorf("no process was killed")
+	}
+	return nil
+}
+
 // bankUsable reads /v1/admin/banks for one bank's usability.
 func (e *env) bankUsable(ctx context.Context, bank string) (bool, string, error) {
 	bases := e.live()
@@ -467,8 +490,14 @@ func bankDown(ctx context.Context, e *env) error {
 	// Amounts up to 900.00 KZT, about half within the stand-in maximum
 	// (500.00), on few cards so that the daily count (3) is reached too.
 	down := e.workload(third, "", 0, 90000, 6, third)
+	before := len(e.cl.told)
 	if err := e.cl.drive(ctx, e.o.Workers, e.o.Seed+1, down, e.live, nil); err != nil {
 		return err
+	}
+	for _, t := range e.cl.told[before:] {
+		if t.Kind == "authorize" && t.Status == "declined" {
+			e.standInDeclines++
+		}
 	}
 	e.logf("bank A returns")
 	if err := e.simA.SetFaults(banksim.Faults{}); err != nil {

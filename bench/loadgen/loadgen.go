@@ -338,7 +338,9 @@ type resultJSON struct {
 // Bench merchant and card constants: a test terminal, test expiry (not in
 // the past until December 2028) and a CVV that is not the simulators'
 // CVV-failure value 000.
-var benchMerchant = merchantJSON{ID: "M00000000BENCH1", TerminalID: "TBENCH01", MCC: "5411", Name: "BENCH SHOP", City: "ALMATY", Country: "KZ"}
+func benchMerchant() merchantJSON {
+	return merchantJSON{ID: "M00000000BENCH1", TerminalID: "TBENCH01", MCC: "5411", Name: "BENCH SHOP", City: "ALMATY", Country: "KZ"}
+}
 
 const (
 	benchExpiry = "2812"
@@ -400,7 +402,7 @@ func (r *Runner) requestID(worker, seq int, step string) string {
 
 // authorize sends a purchase or preauth; approved purchases join the pool.
 func (r *Runner) authorize(ctx context.Context, t *report.Tally, typ string, f mix.Flow, wantApproved bool, sendAt time.Time, rid string) call {
-	body := paymentJSON{RequestID: rid, Type: typ, Amount: f.Amount, Currency: "KZT", Merchant: benchMerchant,
+	body := paymentJSON{RequestID: rid, Type: typ, Amount: f.Amount, Currency: "KZT", Merchant: benchMerchant(),
 		Card: cardJSON{PAN: f.PAN, Expiry: benchExpiry, CVV: benchCVV}}
 	c := r.post(ctx, "/v1/payments", body)
 	want := "approved"

@@ -92,7 +92,7 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p := &payment{typ: req.Type, amount: req.Amount, status: "approved"}
 		reason := "approved"
 		suffix := fmt.Sprintf("%02d", req.Amount%100)
-		if slices.Contains(mix.DeclineCodes, suffix) {
+		if slices.Contains(mix.DeclineCodes(), suffix) {
 			p.status, reason = "declined", "declined_"+suffix
 		}
 		g.mu.Lock()

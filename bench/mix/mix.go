@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 )
 
@@ -69,21 +70,24 @@ func (w Weights) Validate() error {
 	return nil
 }
 
-// DeclineCodes are the simulators' amount rules that decline (simulator.md),
+// DeclineCodes returns the simulators' amount rules that decline (simulator.md),
 // by the last two digits of the amount. 77, 91 and 96 are left out because
 // they are issuer/system faults rather than cardholder declines, and 97, 98
 // and 99 because they are the fault cases (closed connection, late and lost
 // responses) that a throughput benchmark must not mix in.
-var DeclineCodes = []string{"05", "14", "51", "54", "57", "59", "61", "62", "82"}
+func DeclineCodes() []string { return slices.Clone(declineCodes[:]) }
 
-// ruleSuffixes are every amount ending with a simulator rule; approved
-// amounts avoid all of them.
-var ruleSuffixes = map[int]bool{5: true, 14: true, 51: true, 54: true, 57: true, 59: true, 61: true,
-	62: true, 77: true, 82: true, 91: true, 96: true, 97: true, 98: true, 99: true}
+var declineCodes = [...]string{"05", "14", "51", "54", "57", "59", "61", "62", "82"}
 
 // ApprovingSuffix reports whether an amount's last two digits select the
-// simulators' default approval.
-func ApprovingSuffix(amount int64) bool { return !ruleSuffixes[int(amount%100)] }
+// simulators' default approval, i.e. match none of simulator.md's rules.
+func ApprovingSuffix(amount int64) bool {
+	switch amount % 100 {
+	case 5, 14, 51, 54, 57, 59, 61, 62, 77, 82, 91, 96, 97, 98, 99:
+		return false
+	}
+	return true
+}
 
 // Brand is a card scheme of the test ranges.
 type Brand string
@@ -102,10 +106,13 @@ type BINRange struct {
 	Weight int // share of generated cards
 }
 
-// TestRanges are the simulators' test BIN ranges (simulator.md). With the
-// example routing table, Visa and Mir go to Bank A (alfa) and Mastercard to
-// Bank B (sber), so the weights split the load about evenly across the banks.
-var TestRanges = []BINRange{
+// BINRanges returns the simulators' test BIN ranges (simulator.md) with
+// their shares. With the example routing table, Visa and Mir go to Bank A
+// (alfa) and Mastercard to Bank B (sber), so the shares split the load about
+// evenly across the banks.
+func BINRanges() []BINRange { return slices.Clone(testRanges[:]) }
+
+var testRanges = [...]BINRange{
 	{Brand: Visa, Lo: 400000, Hi: 400099, Weight: 45},
 	{Brand: Mastercard, Lo: 510000, Hi: 510099, Weight: 45},
 	{Brand: Mir, Lo: 220000, Hi: 220099, Weight: 10},
@@ -149,7 +156,7 @@ func New(seed uint64, w Weights) (*Generator, error) {
 	for k := range numKinds {
 		g.total += w.of(k)
 	}
-	for _, r := range TestRanges {
+	for _, r := range testRanges {
 		g.rangeWeight += r.Weight
 	}
 	return g, nil
@@ -170,7 +177,7 @@ func (g *Generator) Next() Flow {
 	f.Brand, f.PAN = g.card()
 	switch kind {
 	case Decline:
-		code := DeclineCodes[g.rng.IntN(len(DeclineCodes))]
+		code := declineCodes[g.rng.IntN(len(declineCodes))]
 		c, _ := strconv.Atoi(code) // the table holds two digits
 		f.DeclineCode = code
 		f.Amount = g.base() + int64(c)
@@ -204,8 +211,8 @@ func (g *Generator) approvingAmount() int64 {
 // card draws a brand by weight and a Luhn-valid PAN inside its range.
 func (g *Generator) card() (Brand, string) {
 	n := g.rng.IntN(g.rangeWeight)
-	r := TestRanges[len(TestRanges)-1]
-	for _, c := range TestRanges {
+	r := testRanges[len(testRanges)-1]
+	for _, c := range testRanges {
 		if n < c.Weight {
 			r = c
 			break

@@ -48,7 +48,7 @@ func TestFlowsProportionsWithSeed(t *testing.T) {
 			t.Errorf("%s: share %.4f, want %.2f ± 0.005", k, got, p)
 		}
 	}
-	for _, r := range TestRanges {
+	for _, r := range BINRanges() {
 		got := float64(brands[r.Brand]) / n
 		if p := float64(r.Weight) / 100; math.Abs(got-p) > 0.005 {
 			t.Errorf("brand %s: share %.4f, want %.2f ± 0.005", r.Brand, got, p)
@@ -71,8 +71,8 @@ func TestFlowsCardsAndAmounts(t *testing.T) {
 			t.Fatalf("flow %d: generated the always-declining test card", i)
 		}
 		bin, _ := strconv.Atoi(f.PAN[:6])
-		idx := slices.IndexFunc(TestRanges, func(r BINRange) bool { return r.Brand == f.Brand })
-		if idx < 0 || bin < TestRanges[idx].Lo || bin > TestRanges[idx].Hi {
+		idx := slices.IndexFunc(BINRanges(), func(r BINRange) bool { return r.Brand == f.Brand })
+		if idx < 0 || bin < BINRanges()[idx].Lo || bin > BINRanges()[idx].Hi {
 			t.Fatalf("flow %d: BIN %06d outside the %s test range", i, bin, f.Brand)
 		}
 		if f.Amount < 1 || f.Amount > 999_999_999_999 {
@@ -80,7 +80,7 @@ func TestFlowsCardsAndAmounts(t *testing.T) {
 		}
 		suffix := f.Amount % 100
 		if f.Kind == Decline {
-			if got := strconv.FormatInt(100+suffix, 10)[1:]; got != f.DeclineCode || !slices.Contains(DeclineCodes, got) {
+			if got := strconv.FormatInt(100+suffix, 10)[1:]; got != f.DeclineCode || !slices.Contains(DeclineCodes(), got) {
 				t.Fatalf("flow %d: decline amount %d ends %s, code %s", i, f.Amount, got, f.DeclineCode)
 			}
 			declineCodes[f.DeclineCode]++
@@ -93,7 +93,7 @@ func TestFlowsCardsAndAmounts(t *testing.T) {
 			t.Fatalf("flow %d: capture %d of preauth %d", i, f.CaptureAmount, f.Amount)
 		}
 	}
-	for _, c := range DeclineCodes {
+	for _, c := range DeclineCodes() {
 		if declineCodes[c] == 0 {
 			t.Errorf("decline code %s never drawn", c)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -56,6 +57,8 @@ func ReadProc(pid int) (ProcSample, error) {
 	return ProcSample{CPUSeconds: cpu, PeakRSSBytes: hwm, RSSBytes: rss}, nil
 }
 
+// readBounded reads at most maxProcFile bytes of a /proc file (which
+// reports no size, so it cannot be refused up front).
 func readBounded(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -104,7 +107,7 @@ func ParseStatusMemory(status []byte) (hwm, rss int64, err error) {
 			return 0, 0, fmt.Errorf("%s: unexpected value %q", name, strings.TrimSpace(val))
 		}
 		kb, perr := strconv.ParseInt(f[0], 10, 64)
-		if perr != nil || kb < 0 {
+		if perr != nil || kb < 0 || kb > math.MaxInt64/1024 {
 			return 0, 0, fmt.Errorf("%s: bad number %q", name, f[0])
 		}
 		if name == "VmHWM" {

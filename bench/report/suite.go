@@ -262,7 +262,7 @@ const maxRunFile = 4 << 20
 
 // ReadRun reads one run file.
 func ReadRun(path string) (Run, error) {
-	b, err := readBounded2(path, maxRunFile)
+	b, err := readFileLimited(path, maxRunFile)
 	if err != nil {
 		return Run{}, fmt.Errorf("reading run %s: %w", path, err)
 	}
@@ -276,7 +276,8 @@ func ReadRun(path string) (Run, error) {
 	return r, nil
 }
 
-func readBounded2(path string, limit int64) ([]byte, error) {
+// readFileLimited reads path, refusing a file larger than limit.
+func readFileLimited(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -526,7 +526,14 @@ func (c *Config) validateFailures(p *problems) {
 		}
 	}
 	if _, err := standin.New(c.StandIn, standin.Options{Journal: noJournal{}}); err != nil {
-		p.add("standin", err.Error())
+		// One problem per line; each already starts with its key.
+		msg := strings.TrimPrefix(err.Error(), "standin: invalid configuration: ")
+		for _, line := range strings.Split(msg, "\n") {
+			if !strings.HasPrefix(line, "standin.") {
+				line = "standin: " + line
+			}
+			*p = append(*p, line)
+		}
 	}
 	for _, name := range sortedKeys(c.Breakers) {
 		if _, ok := c.Banks[name]; !ok {

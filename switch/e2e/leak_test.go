@@ -55,9 +55,16 @@ func excerpt(s string, i int) string {
 	return strings.ReplaceAll(s[lo:hi], "\n", " ")
 }
 
-// checkNoLeaks is registered by newEnv.
+// checkNoLeaks is registered by newEnv. On a failed test it also shows the
+// end of each switch's log, which is what diagnosing a failure needs.
 func (e *env) checkNoLeaks() {
 	e.t.Helper()
+	if e.t.Failed() {
+		for i, s := range e.switches {
+			lines := strings.Split(strings.TrimSpace(s.logs.String()), "\n")
+			e.t.Logf("switch %d log (last %d lines):\n%s", i, min(40, len(lines)), strings.Join(lines[max(0, len(lines)-40):], "\n"))
+		}
+	}
 	scanForCardData(e.t, "API answers", e.bodies.String())
 	for _, b := range []*bank{e.alfa, e.sber} {
 		if b != nil {

@@ -142,6 +142,12 @@ func (e *Engine) Capture(ctx context.Context, in OperationInput) (*Payment, erro
 	if auth == nil {
 		return nil, invalidState("the payment has no authorization")
 	}
+	for _, o := range p.Operations {
+		if o.Kind == journal.OpReversal && o.RefOperationID == auth.ID && o.Status != journal.OpDeclined {
+			// Never complete what the switch is reversing at the bank.
+			return nil, invalidState("the authorization is being reversed")
+		}
+	}
 	pay := payload{
 		Op: specs.OpCompletion, Amount: tr.Amount, RRN: p.RRN, AuthCode: p.AuthCode,
 		Original: originalOf(p.AcquirerID, auth),

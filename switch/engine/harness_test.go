@@ -49,6 +49,9 @@ type harnessOpts struct {
 	// deadA points Bank A's link at a port nobody listens on: the bank is
 	// never usable.
 	deadA bool
+	// configure adjusts the engine's configuration (stand-in, breaker,
+	// SAF policy) before it is built.
+	configure func(h *harness, c *Config)
 }
 
 type harness struct {
@@ -132,14 +135,18 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		t.Fatalf("loading routes: %v", err)
 	}
 
-	e, err := New(Config{
+	cfg := Config{
 		Store: store, Vault: h.vault, Router: RouterFrom(router, nil), Reasons: testReasons(t),
 		Banks: []Bank{
 			{Name: "alfa", Dialect: dA, Link: h.linkA, AcquirerID: "123456", CutOff: 23 * time.Hour, SyncTimeout: o.timeout, RepeatInterval: 200 * time.Millisecond},
 			{Name: "sber", Dialect: dB, Link: h.linkB, AcquirerID: "654321", CutOff: 21 * time.Hour, SyncTimeout: o.timeout, RepeatInterval: 200 * time.Millisecond},
 		},
 		Logger: zerolog.Nop(),
-	})
+	}
+	if o.configure != nil {
+		o.configure(h, &cfg)
+	}
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatalf("engine: %v", err)
 	}

@@ -193,10 +193,12 @@ func (e *Engine) processItem(ctx context.Context, it *journal.SAFItem) (bool, er
 	if age := e.now().Sub(it.CreatedAt); e.saf.MaxAge > 0 && age >= e.saf.MaxAge {
 		return false, errors.Join(aerr, e.dead(ctx, it, "max_age", fmt.Sprintf("unacknowledged after %s: %s", age.Round(time.Second), why)))
 	}
-	if e.saf.MaxAttempts > 0 && it.Attempts >= e.saf.MaxAttempts {
-		return false, errors.Join(aerr, e.dead(ctx, it, "max_attempts", fmt.Sprintf("unacknowledged after %d attempts: %s", it.Attempts, why)))
+	// Attempts count sends that may have reached the bank (not claims
+	// while held, nor sends that surely never left).
+	if e.saf.MaxAttempts > 0 && op.Attempts >= e.saf.MaxAttempts {
+		return false, errors.Join(aerr, e.dead(ctx, it, "max_attempts", fmt.Sprintf("unacknowledged after %d attempts: %s", op.Attempts, why)))
 	}
-	if err := e.store.RescheduleSAF(ctx, it.ID, e.owner, e.now().Add(b.backoff(it.Attempts)), why); err != nil {
+	if err := e.store.RescheduleSAF(ctx, it.ID, e.owner, e.now().Add(b.backoff(op.Attempts)), why); err != nil {
 		return false, fmt.Errorf("rescheduling SAF item %s: %w", it.ID, err)
 	}
 	return false, aerr
