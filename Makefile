@@ -33,6 +33,12 @@ bench: build
 fuzz:
 	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
+# The failure matrix: lost/late/closed responses, bank down with stand-in,
+# switchd SIGKILL, two switchd on one PostgreSQL. Prints case, payments sent,
+# ledger mismatches (must be 0).
+chaos:
+	@scripts/chaos.sh
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -226,6 +226,12 @@ func runCase(ctx context.Context, o Options, c Case) (res Result) {
 			res.Err = e.exercised(c, res.Report)
 		}
 	}
+	if c.postgres && res.Pass() {
+		// Kept on failure for the post-mortem; dropped once proven.
+		if err := pgExec(cctx, o.PostgresDSN, "DROP SCHEMA "+e.params.Schema+" CASCADE"); err != nil {
+			e.logf("dropping schema %s: %v", e.params.Schema, err)
+		}
+	}
 	return res
 }
 
@@ -245,13 +251,18 @@ func startSim(ctx context.Context, dialect, acquirer string) (*banksim.Sim, erro
 
 // pgSchema creates a fresh schema for one run (the journal migrates it).
 func pgSchema(ctx context.Context, dsn, schema string) error {
+	return pgExec(ctx, dsn, "CREATE SCHEMA "+schema)
+}
+
+// pgExec runs one statement of the harness's own (schema names it made).
+func pgExec(ctx context.Context, dsn, stmt string) error {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return fmt.Errorf("connecting to PostgreSQL: %w", err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		return fmt.Errorf("creating schema %s: %w", schema, err)
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("%s: %w", stmt, err)
 	}
 	return nil
 }

@@ -126,10 +126,10 @@ func TestDeadLetterAfterMaxAge(t *testing.T) {
 	if n := len(safItems(t, h, p.ID, journal.SAFQueued)); n != 1 {
 		t.Fatalf("young item should be requeued, queued=%d", n)
 	}
+	// Two hours later by the engine's clock. The journal's real clock
+	// decides what is due and the engine scheduled the repeat on its
+	// own, so make the item due explicitly.
 	clock.set(time.Now().Add(2 * time.Hour))
-	// The journal's own clock decides what is due; the item is due at
-	// once on its clock because the engine's future "now" pushed it out:
-	// make it due explicitly.
 	it := safItems(t, h, p.ID, journal.SAFQueued)[0]
 	if err := h.store.MakeDue(h.ctx, it.ID); err != nil {
 		t.Fatal(err)
@@ -376,4 +376,51 @@ func counterValue(t *testing.T, c prometheus.Collector) float64 {
 		t.Fatal(err)
 	}
 	return d.GetCounter().GetValue()
+}
+
+// With on_timeout, a payment the bank did not answer is reversed AND stood
+// in: the reversal reaches the bank before the advice, and the bank ends
+// with the timed-out approval reversed and the stand-in recorded.
+func TestStandInOnTimeoutReversesThenAdvises(t *testing.T) {
+	cfg := alfaStandIn
+	cfg.OnTimeout = ptr(true)
+	h := newHarness(t, harnessOpts{timeout: 300 * time.Millisecond, routes: visaToAlfa, configure: func(h *harness, c *Config) {
+		c.StandIn = standInPolicy(t, h.store, map[string]standin.BankConfig{"alfa": cfg})
+	}})
+	p := h.authorize(purchaseInput("si-timeout", TypePurchase, 10099, "4000000000000010"))
+	if p.Status != journal.PaymentApproved || !p.StandIn {
+		t.Fatalf("payment %s stand_in=%v", p.Status, p.StandIn)
+	}
+	if n := len(h.op(p.ID, journal.OpReversal)); n != 1 {
+		t.Fatalf("%d reversals queued", n)
+	}
+	drainSAF(t, h, func() bool { return len(safItems(t, h, p.ID)) == 0 })
+	msgs, err := h.store.ListMessages(h.ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range msgs {
+		if m.Direction == journal.DirOut {
+			out = append(out, m.MTI)
+		}
+	}
+	if got := strings.Join(out, ","); got != "0200,0400,0220" {
+		t.Fatalf("sent %s, want the authorization, its reversal, then the advice", got)
+	}
+	var auth, advice bool
+	for _, txn := range h.simA.Ledger().Snapshot() {
+		if txn.RRN != p.RRN {
+			continue
+		}
+		switch {
+		case txn.StandIn && txn.State == ledger.StateAuthorized && txn.Amount == 10099:
+			advice = true
+		case !txn.StandIn && txn.State == ledger.StateReversed:
+			auth = true
+		}
+	}
+	if !auth || !advice {
+		t.Fatalf("bank: timed-out approval reversed=%v, stand-in recorded=%v", auth, advice)
+	}
 }
