@@ -19,8 +19,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$BIN/banksim" --dialect h2h87-ascii  --listen 127.0.0.1:9001 --control 127.0.0.1:9101 >"$LOGS/banksim-alfa.log" 2>&1 & pids+=($!)
-"$BIN/banksim" --dialect h2h87-binary --listen 127.0.0.1:9002 --control 127.0.0.1:9102 >"$LOGS/banksim-sber.log" 2>&1 & pids+=($!)
+"$BIN/banksim" --dialect h2h87-ascii  --listen 127.0.0.1:9001 --control 127.0.0.1:9101 --auth-code-seed 1 >"$LOGS/banksim-alfa.log" 2>&1 & pids+=($!)
+"$BIN/banksim" --dialect h2h87-binary --listen 127.0.0.1:9002 --control 127.0.0.1:9102 --auth-code-seed 2 >"$LOGS/banksim-sber.log" 2>&1 & pids+=($!)
 sleep 0.5
 "$BIN/switchd" --config configs/switch.yaml >"$LOGS/switchd.log" 2>&1 & pids+=($!)
 

@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 )
 
@@ -56,7 +58,7 @@ func (s *Suite) WriteMarkdown(w io.Writer) error {
 	if len(s.Micro) > 0 {
 		b.WriteString("\n## Go micro-benchmarks\n\n| package | benchmark | ns/op | B/op | allocs/op | other |\n|---|---|--:|--:|--:|---|\n")
 		for _, m := range s.Micro {
-			fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.0f | %s |\n", m.Package, m.Name, m.NsPerOp, m.BytesPerOp, m.AllocsPerOp, extraString(m.Extra))
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.0f | %s |\n", strings.TrimPrefix(m.Package, modulePrefix), m.Name, m.NsPerOp, m.BytesPerOp, m.AllocsPerOp, extraString(m.Extra))
 		}
 	}
 	if len(s.Notes) > 0 {
@@ -81,11 +83,23 @@ func kindsString(m map[string]int64) string {
 	return strings.Join(parts, ", ")
 }
 
+// modulePrefix is left out of package names in the tables.
+const modulePrefix = "github.com/acquirer/h2hswitch/"
+
 func extraString(m map[string]float64) string {
 	keys := sortedKeys(m)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%g %s", m[k], k))
+		parts = append(parts, number(m[k])+" "+k)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// number prints v without exponent: whole above 1000, 4 significant digits
+// below.
+func number(v float64) string {
+	if math.Abs(v) >= 1000 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
 }

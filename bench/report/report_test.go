@@ -276,6 +276,14 @@ func labels(rs []Run) []string {
 	return out
 }
 
+func TestNumber(t *testing.T) {
+	for v, want := range map[float64]string{3.44068e+06: "3440680", 12.15: "12.15", 0.5: "0.5", 1234.6: "1235", 99.99: "99.99"} {
+		if got := number(v); got != want {
+			t.Errorf("number(%v) = %s, want %s", v, got, want)
+		}
+	}
+}
+
 func TestCPUModel(t *testing.T) {
 	info := []byte("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nflags\t: fpu\n")
 	if got := cpuModel(info); got != "AMD EPYC 7B13" {

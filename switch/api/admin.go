@@ -112,8 +112,10 @@ func (s *Server) handleRoutesExplain(w http.ResponseWriter, r *http.Request, ri 
 	}
 	v := &validator{}
 	pan := qv.Get("pan")
-	if len(pan) < 6 || len(pan) > 19 || !isDigits(pan) {
-		v.fail("pan", "must be 6 to 19 digits (a BIN or a PAN)")
+	// A full PAN must never travel in a URL (proxy and access logs keep
+	// query strings): the router needs no more than 11 digits.
+	if len(pan) < 6 || len(pan) > 11 || !isDigits(pan) {
+		v.fail("pan", "must be 6 to 11 digits (a BIN or PAN prefix); never send a full PAN")
 	}
 	amount, err := strconv.ParseInt(qv.Get("amount"), 10, 64)
 	if err != nil {
@@ -138,7 +140,7 @@ func (s *Server) handleRoutesExplain(w http.ResponseWriter, r *http.Request, ri 
 		s.fail(w, ri, badRequest(v.err))
 		return
 	}
-	q := ExplainQuery{PANPrefix: pan[:min(len(pan), 11)], Amount: amount, Currency: qv.Get("currency"),
+	q := ExplainQuery{PANPrefix: pan, Amount: amount, Currency: qv.Get("currency"),
 		MerchantID: qv.Get("merchant_id"), MCC: qv.Get("mcc"), Type: typ}
 	out, err := s.routes.Explain(r.Context(), q)
 	if err != nil {

@@ -66,13 +66,24 @@ func TestOperatorEndpoints(t *testing.T) {
 	routes, saf := &memRoutes{}, &memSAF{}
 	h := newHarness(t, func(o *Options) { o.Routes, o.SAF, o.Banks = routes, saf, memBanks{} })
 
-	rec := h.do("GET", "/v1/admin/routes/explain?pan=4000000000000010&amount=150000&currency=KZT&merchant_id=M1&mcc=5411", opToken, "")
+	rec := h.do("GET", "/v1/admin/routes/explain?pan=40000000000&amount=150000&currency=KZT&merchant_id=M1&mcc=5411", opToken, "")
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "kzt-default") {
 		t.Fatalf("explain: %d %s", rec.Code, rec.Body)
 	}
 	want := ExplainQuery{PANPrefix: "40000000000", Amount: 150000, Currency: "KZT", MerchantID: "M1", MCC: "5411", Type: "purchase"}
 	if routes.lastExplain != want {
-		t.Errorf("explain query %+v, want %+v (only 11 PAN digits go to routing)", routes.lastExplain, want)
+		t.Errorf("explain query %+v, want %+v", routes.lastExplain, want)
+	}
+	// A full PAN (or anything past 11 digits) never travels in a URL.
+	for _, pan := range []string{"400000000001", "4000000000000010", "4000000000000000006"} {
+		routes.lastExplain = ExplainQuery{}
+		er := wantError(t, h.do("GET", "/v1/admin/routes/explain?pan="+pan+"&amount=1&currency=KZT", opToken, ""), 400, "invalid_request", "pan")
+		if !strings.Contains(er.Error.Message, "11 digits") {
+			t.Errorf("pan of %d digits: message %q does not say at most 11 digits", len(pan), er.Error.Message)
+		}
+		if routes.lastExplain != (ExplainQuery{}) {
+			t.Errorf("pan of %d digits reached routing: %+v", len(pan), routes.lastExplain)
+		}
 	}
 	wantError(t, h.do("GET", "/v1/admin/routes/explain?pan=4000&amount=1&currency=KZT", opToken, ""), 400, "invalid_request", "pan")
 	wantError(t, h.do("GET", "/v1/admin/routes/explain?pan=400000&amount=x&currency=KZT", opToken, ""), 400, "invalid_request", "amount")

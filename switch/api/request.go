@@ -158,11 +158,14 @@ func checkKeys(dec *json.Decoder, t reflect.Type, path string, depth int) error 
 
 // safeKey keeps an attacker-chosen key from carrying a PAN into an error
 // message or log: long digit runs are masked and the length is bounded.
+// Masking comes first: cutting first could split a PAN into a run too short
+// to be recognised (13+ digits) yet long enough to leak most of it.
 func safeKey(k string) string {
+	k = maskDigitRuns(k)
 	if len(k) > 64 {
 		k = k[:64] + "..."
 	}
-	return maskDigitRuns(k)
+	return k
 }
 
 func jsonFields(t reflect.Type) map[string]reflect.Type {

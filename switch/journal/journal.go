@@ -65,6 +65,14 @@ type Store interface {
 	// creation is at or before before (zero: any), oldest first, at most
 	// limit (0: 1000). Crash recovery uses it to find pending/sent work.
 	ListOperationsByStatus(ctx context.Context, statuses []OpStatus, before time.Time, limit int) ([]*Operation, error)
+	// ListOperationsByStatusAfter is ListOperationsByStatus resuming after
+	// the cursor (created time, then id), so that a caller can page past
+	// rows it cannot settle. A zero cursor starts at the oldest.
+	ListOperationsByStatusAfter(ctx context.Context, statuses []OpStatus, before time.Time, after OpCursor, limit int) ([]*Operation, error)
+	// FindOperationsBySTAN returns the operations of bank carrying stan,
+	// newest first, at most limit (0: 1000): a late response is matched by
+	// bank + STAN, and STANs wrap, so the newest is the live one.
+	FindOperationsBySTAN(ctx context.Context, bank, stan string, limit int) ([]*Operation, error)
 
 	// LogMessage journals one ISO 8583 message. The field map is sanitized
 	// before it is written (see Sanitize): full PANs are masked, CVV,
@@ -90,6 +98,11 @@ type Store interface {
 	// ListInFlightIdempotency returns in_flight keys created at or before
 	// before, oldest first, at most limit (0: 1000): work a crash interrupted.
 	ListInFlightIdempotency(ctx context.Context, before time.Time, limit int) ([]*IdempotencyRecord, error)
+	// ListInFlightIdempotencyAfter is ListInFlightIdempotency resuming after
+	// the cursor (created time, client, request id), so that keys that
+	// cannot be settled yet do not hide newer ones. A zero cursor starts at
+	// the oldest.
+	ListInFlightIdempotencyAfter(ctx context.Context, before time.Time, after IdemCursor, limit int) ([]*IdempotencyRecord, error)
 	// PurgeIdempotency deletes up to limit (0: 10000) done keys last
 	// updated before before and returns how many it deleted; call it until
 	// it returns 0. In-flight keys are never purged.
@@ -404,6 +417,21 @@ type IdempotencyRecord struct {
 	PaymentID  string // the payment the request created or acted on, when known
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+}
+
+// OpCursor is a position in operations ordered by creation time, then id:
+// the last row of the previous page.
+type OpCursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// IdemCursor is a position in idempotency keys ordered by creation time,
+// client and request id: the last key of the previous page.
+type IdemCursor struct {
+	CreatedAt time.Time
+	Client    string
+	RequestID string
 }
 
 // IdempotencyOutcome tells the API what to do with a request.

@@ -415,6 +415,37 @@ func (s *store) ListOperationsByStatus(ctx context.Context, statuses []OpStatus,
 	return s.queryOps(ctx, where+` ORDER BY created_us, id LIMIT ?`, args...)
 }
 
+func (s *store) ListOperationsByStatusAfter(ctx context.Context, statuses []OpStatus, before time.Time, after OpCursor, limit int) ([]*Operation, error) {
+	if len(statuses) == 0 {
+		return nil, invalid("listing operations needs at least one status")
+	}
+	ph := make([]string, len(statuses))
+	args := make([]any, 0, len(statuses)+6)
+	for i, st := range statuses {
+		ph[i] = "?"
+		args = append(args, string(st))
+	}
+	where := `WHERE status IN (` + strings.Join(ph, ", ") + `)`
+	if !before.IsZero() {
+		where += ` AND created_us <= ?`
+		args = append(args, toUS(before))
+	}
+	if !after.CreatedAt.IsZero() || after.ID != "" {
+		us := toUS(after.CreatedAt)
+		where += ` AND (created_us > ? OR (created_us = ? AND id > ?))`
+		args = append(args, us, us, after.ID)
+	}
+	args = append(args, int64(listLimit(limit)))
+	return s.queryOps(ctx, where+` ORDER BY created_us, id LIMIT ?`, args...)
+}
+
+func (s *store) FindOperationsBySTAN(ctx context.Context, bank, stan string, limit int) ([]*Operation, error) {
+	if bank == "" || stan == "" {
+		return nil, invalid("finding operations by STAN needs a bank and a STAN")
+	}
+	return s.queryOps(ctx, `WHERE bank = ? AND stan = ? ORDER BY created_us DESC, id DESC LIMIT ?`, bank, stan, int64(listLimit(limit)))
+}
+
 func (s *store) LogMessage(ctx context.Context, m *Message) error {
 	return s.Write(ctx, AppendMessage(m))
 }
@@ -475,6 +506,42 @@ func (s *store) ListInFlightIdempotency(ctx context.Context, before time.Time, l
 	}
 	args = append(args, int64(listLimit(limit)))
 	rows, err := s.be.reader().query(ctx, `SELECT `+idemCols+` FROM idempotency_keys `+where+` ORDER BY created_us LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("journal: listing in-flight keys: %w", err)
+	}
+	defer rows.Close()
+	var out []*IdempotencyRecord
+	for rows.Next() {
+		k, err := scanIdem(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("journal: listing in-flight keys: %w", err)
+	}
+	return out, nil
+}
+
+func (s *store) ListInFlightIdempotencyAfter(ctx context.Context, before time.Time, after IdemCursor, limit int) ([]*IdempotencyRecord, error) {
+	args := []any{string(IdemInFlight)}
+	where := `WHERE state = ?`
+	if !before.IsZero() {
+		where += ` AND created_us <= ?`
+		args = append(args, toUS(before))
+	}
+	if !after.CreatedAt.IsZero() || after.Client != "" || after.RequestID != "" {
+		us := toUS(after.CreatedAt)
+		where += ` AND (created_us > ? OR (created_us = ? AND (client > ? OR (client = ? AND request_id > ?))))`
+		args = append(args, us, us, after.Client, after.Client, after.RequestID)
+	}
+	args = append(args, int64(listLimit(limit)))
+	return s.queryIdem(ctx, where+` ORDER BY created_us, client, request_id LIMIT ?`, args...)
+}
+
+func (s *store) queryIdem(ctx context.Context, where string, args ...any) ([]*IdempotencyRecord, error) {
+	rows, err := s.be.reader().query(ctx, `SELECT `+idemCols+` FROM idempotency_keys `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("journal: listing in-flight keys: %w", err)
 	}
