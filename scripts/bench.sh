@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN=${BIN:-bin}
-CONC=${BENCH_CONCURRENCY:-128}           # closed loop and direct baseline workers
+CONC=${BENCH_CONCURRENCY:-256}           # closed loop and direct baseline workers (256 saturated best here)
 OPEN_MAX=${BENCH_OPEN_OUTSTANDING:-1024} # open loop: most requests outstanding
 WARMUP=${BENCH_WARMUP:-10s}
 CLOSED=${BENCH_CLOSED:-60s}

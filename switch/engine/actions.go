@@ -353,15 +353,30 @@ func (e *Engine) adviceFlow(ctx context.Context, b *Bank, p *journal.Payment, ki
 		if errors.Is(err, journal.ErrVersionConflict) {
 			return unavailable("the payment changed concurrently; retry", err)
 		}
+		if e.exists(ctx, op.ID) {
+			// Committed although the write failed: the debt is durable
+			// and the SAF worker sends it. Answer from the journal — a
+			// 503 would let the gateway's retry create it a second time.
+			e.log.Warn().Err(err).Str("payment", p.ID).Str("operation", op.ID).Msg("advice committed although its write failed; the SAF worker sends it")
+			return nil
+		}
 		return unavailable(fmt.Sprintf("journaling %s of %s", kind, p.ID), err)
 	}
 	if held {
 		e.log.Info().Str("payment", p.ID).Str("operation", op.ID).Msg("queued behind an earlier debt of the payment")
 		return nil
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.SyncTimeout)
+	// The synchronous attempt must be over before the worker may claim
+	// the item (due): its deadline keeps a slow journal write from making
+	// the two send the same message at once.
+	budget := min(b.SyncTimeout, due.Sub(e.now())-b.RepeatMin/2)
+	if budget <= 0 {
+		e.log.Warn().Str("payment", p.ID).Str("operation", op.ID).Msg("no time left for the synchronous attempt; the SAF worker sends it")
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
 	defer cancel()
-	if _, err := e.attempt(sctx, b, p, op, pay, false); err != nil {
+	if _, err := e.attempt(sctx, b, p, op, pay, false, nil); err != nil {
 		e.log.Warn().Err(err).Str("payment", p.ID).Str("operation", op.ID).Msg("advice not acknowledged yet; SAF will repeat it")
 	}
 	return nil
@@ -412,7 +427,12 @@ func (e *Engine) reversalDebt(ctx context.Context, b *Bank, p *journal.Payment, 
 // and records the outcome on the operation: acknowledged (the SAF worker
 // then finishes the item), declined (parked for an operator), or left
 // queued. It reports whether the bank acknowledged.
-func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *journal.Operation, pay payload, repeat bool) (bool, error) {
+//
+// fence, when set, runs after the attempt is journaled and right before the
+// send; an error from it stops the send (the SAF worker proves it still
+// holds the item's lease, so no other process sends the same item at the
+// same time).
+func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *journal.Operation, pay payload, repeat bool, fence func(context.Context) error) (bool, error) {
 	if op.STAN == "" {
 		stan, err := b.Link.NextSTAN(ctx)
 		if err != nil {
@@ -477,11 +497,16 @@ func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *j
 	if err := e.store.UpdateOperation(ctx, op); err != nil {
 		return false, fmt.Errorf("journaling attempt of %s: %w", op.ID, err)
 	}
+	if fence != nil {
+		if err := fence(ctx); err != nil {
+			return false, fmt.Errorf("not sending %s: %w", op.ID, err)
+		}
+	}
 	e.logMessage(ctx, p.ID, op.ID, b.Name, journal.DirOut, logFields(msg))
 	start := time.Now()
 	resp, sendErr := b.Link.Send(ctx, msg)
 	op.LatencyMS = time.Since(start).Milliseconds()
-	wctx, cancel := detached(ctx)
+	wctx, cancel := e.detached(ctx)
 	defer cancel()
 	acked := false
 	if sendErr != nil {
@@ -560,17 +585,29 @@ func (e *Engine) onlineRefund(ctx context.Context, b *Bank, p *journal.Payment, 
 		return err
 	}
 	op.MTI, op.TransmissionTime, op.LocalTime, op.Attempts = mti, req.TransmissionTime, req.LocalTime, 1
+	// Until its outcome is recorded, this process's Recover must not take
+	// the refund for abandoned.
+	defer e.markInFlight(op.ID)()
 	if err := e.store.Write(ctx, journal.SavePayment(p), journal.InsertOperation(op)); err != nil {
 		if errors.Is(err, journal.ErrVersionConflict) {
 			return unavailable("the payment changed concurrently; retry", err)
 		}
+		if e.exists(ctx, op.ID) {
+			// Committed although the write failed: nothing was sent.
+			// Settle it as not sent (reservation released) and answer
+			// from it — never a 503 that would let a retry refund twice.
+			return e.refundNotSent(ctx, op.ID, "not sent: the refund's commit was not confirmed in time")
+		}
 		return unavailable("journaling refund of "+p.ID, err)
 	}
 	e.logMessage(ctx, p.ID, op.ID, b.Name, journal.DirOut, logFields(msg))
+	if age := e.now().Sub(op.CreatedAt); age > e.saf.CommitTimeout {
+		return e.refundNotSent(ctx, op.ID, fmt.Sprintf("not sent: journaling took %s (commit budget %s)", age.Round(time.Millisecond), e.saf.CommitTimeout))
+	}
 	start := time.Now()
 	resp, sendErr := b.Link.Send(ctx, msg)
 	op.LatencyMS = time.Since(start).Milliseconds()
-	wctx, cancel := detached(ctx)
+	wctx, cancel := e.detached(ctx)
 	defer cancel()
 	if sendErr != nil {
 		p.RefundedAmount -= amount
@@ -587,6 +624,9 @@ func (e *Engine) onlineRefund(ctx context.Context, b *Bank, p *journal.Payment, 
 		}
 		if err := e.write(wctx, "recording refund timeout and its reversal",
 			journal.SavePayment(p), journal.SaveOperation(op), journal.InsertOperation(rev), journal.EnqueueSAF(item)); err != nil {
+			if errors.Is(err, journal.ErrVersionConflict) {
+				return e.settleAfterConflict(wctx, b, op.ID, answer{maybeApproved: true, note: "unanswered: " + sendErr.Error()})
+			}
 			return err
 		}
 		e.rememberUnanswered(op)
@@ -603,18 +643,74 @@ func (e *Engine) onlineRefund(ctx context.Context, b *Bank, p *journal.Payment, 
 		if err != nil {
 			return err
 		}
-		return e.write(wctx, "recording unreadable refund answer and its reversal",
+		err = e.write(wctx, "recording unreadable refund answer and its reversal",
 			journal.SavePayment(p), journal.SaveOperation(op), journal.InsertOperation(rev), journal.EnqueueSAF(item))
+		if errors.Is(err, journal.ErrVersionConflict) {
+			return e.settleAfterConflict(wctx, b, op.ID, answer{maybeApproved: true, note: op.LastError})
+		}
+		return err
 	}
 	rs := e.reason(b, res.ResponseCode)
 	op.ResponseCode, op.BankResponseCode, op.Reason = rs.ResponseCode, rs.BankResponseCode, rs.Reason
+	var werr error
 	if rs.Approved() {
 		op.Status, op.AuthCode = journal.OpApproved, res.AuthCode
-		return e.write(wctx, "recording refund approval", journal.SaveOperation(op))
+		werr = e.write(wctx, "recording refund approval", journal.SaveOperation(op))
+	} else {
+		op.Status = journal.OpDeclined
+		p.RefundedAmount -= amount
+		werr = e.write(wctx, "recording refund decline", journal.SavePayment(p), journal.SaveOperation(op))
 	}
-	op.Status = journal.OpDeclined
-	p.RefundedAmount -= amount
-	return e.write(wctx, "recording refund decline", journal.SavePayment(p), journal.SaveOperation(op))
+	if errors.Is(werr, journal.ErrVersionConflict) {
+		// A peer's Recover declined the refund and queued its reversal
+		// meanwhile: an approved refund must be reversed at the bank.
+		return e.settleAfterConflict(wctx, b, op.ID, answer{
+			responseCode: rs.ResponseCode, bankResponseCode: rs.BankResponseCode, authCode: res.AuthCode,
+			maybeApproved: rs.Approved(), note: "answer " + res.ResponseCode + " after the refund was settled by recovery",
+		})
+	}
+	return werr
+}
+
+// exists reports whether operation id is in the journal (re-read on a
+// detached context after an ambiguous write).
+func (e *Engine) exists(ctx context.Context, id string) bool {
+	rctx, cancel := e.detached(ctx)
+	defer cancel()
+	_, err := e.store.GetOperation(rctx, id)
+	return err == nil
+}
+
+// refundNotSent settles an online refund that was journaled but never
+// handed to the link: failed, its reservation released, in one write.
+func (e *Engine) refundNotSent(ctx context.Context, refID, why string) error {
+	wctx, cancel := e.detached(ctx)
+	defer cancel()
+	for range 3 {
+		op, err := e.store.GetOperation(wctx, refID)
+		if err != nil {
+			return fmt.Errorf("re-reading refund %s: %w", refID, err)
+		}
+		if op.Status != journal.OpPending {
+			return nil // settled already
+		}
+		p, err := e.store.GetPayment(wctx, op.PaymentID)
+		if err != nil {
+			return fmt.Errorf("reading payment %s: %w", op.PaymentID, err)
+		}
+		p.RefundedAmount = max(0, p.RefundedAmount-op.Amount)
+		rs := systemError()
+		op.Status, op.ResponseCode, op.Reason, op.LastError = journal.OpFailed, rs.ResponseCode, rs.Reason, why
+		err = e.store.Write(wctx, journal.SavePayment(p), journal.SaveOperation(op))
+		if err == nil {
+			e.log.Warn().Str("payment", p.ID).Str("refund", refID).Str("why", why).Msg("online refund not sent; declined")
+			return nil
+		}
+		if !errors.Is(err, journal.ErrVersionConflict) {
+			return fmt.Errorf("recording unsent refund %s: %w", refID, err)
+		}
+	}
+	return fmt.Errorf("recording unsent refund %s: %w", refID, journal.ErrVersionConflict)
 }
 
 // permanentError marks a failure that no repeat can cure (the message

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -49,16 +50,6 @@ type AuthorizeInput struct {
 type Payment struct {
 	journal.Payment
 	Operations []*journal.Operation
-}
-
-// postSendTimeout bounds the journal writes that record what happened after
-// a message was handed to a link. They run on a context detached from the
-// caller's: a gateway that hangs up must not stop the switch recording an
-// approval or the reversal it owes.
-const postSendTimeout = 15 * time.Second
-
-func detached(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), postSendTimeout)
 }
 
 // cardData returns the PAN (or token), expiry, source and wallet of in.
@@ -171,6 +162,16 @@ func (e *Engine) Authorize(ctx context.Context, in AuthorizeInput) (*Payment, er
 	}
 	setDecline(p, issuerUnavailable(""))
 	if err := a.save(ctx); err != nil {
+		if !errors.Is(err, journal.ErrVersionConflict) {
+			// The commit may have happened: answer from the journal
+			// when the payment is there and decided.
+			rctx, cancel := e.detached(ctx)
+			got, gerr := e.view(rctx, p.ID)
+			cancel()
+			if gerr == nil && got.Status != journal.PaymentPending {
+				return got, nil
+			}
+		}
 		return nil, unavailable("journaling the declined payment", err)
 	}
 	return e.view(ctx, p.ID)
@@ -276,6 +277,9 @@ func (a *authAttempt) try(ctx context.Context, b *Bank) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// Until its outcome is recorded, this process's Recover must not take
+	// the operation for abandoned.
+	defer e.markInFlight(opID)()
 	p.Bank, p.AcquirerID, p.STAN, p.RRN = b.Name, b.AcquirerID, stan, rrn
 	p.TransmissionTime, p.LocalTime = req.TransmissionTime, req.LocalTime
 	op := &journal.Operation{
@@ -297,16 +301,28 @@ func (a *authAttempt) try(ctx context.Context, b *Bank) (bool, error) {
 	// Write-ahead: the payment and its pending operation are durable before
 	// the message goes out.
 	if err := a.journalAttempt(ctx, op); err != nil {
-		return false, unavailable("journaling the authorization", err)
+		if errors.Is(err, journal.ErrVersionConflict) || !a.ambiguousWrite(ctx, op, err) {
+			return false, unavailable("journaling the authorization", err)
+		}
+		// The write committed although it reported an error: the
+		// payment exists. Nothing was sent; the attempt is failed below
+		// and the next bank (or a decline) is journaled on it.
+		return a.notSent(ctx, b, op, "not sent: the write-ahead record's commit was not confirmed in time")
 	}
 	e.logMessage(ctx, p.ID, op.ID, b.Name, journal.DirOut, logFields(msg))
+	if age := e.now().Sub(op.CreatedAt); age > e.saf.CommitTimeout {
+		// The journal was too slow: sending now could outlive
+		// RecoverAfter (a peer would decline and reverse a request that
+		// is still in flight). It surely was not sent: fail over.
+		return a.notSent(ctx, b, op, fmt.Sprintf("not sent: journaling took %s (commit budget %s)", age.Round(time.Millisecond), e.saf.CommitTimeout))
+	}
 
 	start := time.Now()
 	resp, sendErr := b.Link.Send(ctx, msg)
 	latency := time.Since(start).Milliseconds()
 	outcome(breaker.Classify(sendErr))
 
-	wctx, cancel := detached(ctx)
+	wctx, cancel := e.detached(ctx)
 	defer cancel()
 	op.LatencyMS = latency
 	if sendErr != nil {
@@ -321,6 +337,10 @@ func (a *authAttempt) try(ctx context.Context, b *Bank) (bool, error) {
 		// Maybe sent: decline and owe a reversal, both in one write.
 		e.log.Warn().Err(sendErr).Str("payment", p.ID).Str("bank", b.Name).Str("stan", stan).Msg("authorization unanswered; reversing")
 		if err := e.recordUnanswered(wctx, b, p, op, sendErr.Error(), issuerUnavailable("")); err != nil {
+			if errors.Is(err, journal.ErrVersionConflict) {
+				// Settled elsewhere meanwhile (declined, reversal queued).
+				return true, e.settleAfterConflict(wctx, b, op.ID, answer{maybeApproved: true, note: "unanswered: " + sendErr.Error()})
+			}
 			return true, err
 		}
 		return true, a.standInAfterTimeout(wctx, b, op)
@@ -331,7 +351,14 @@ func (a *authAttempt) try(ctx context.Context, b *Bank) (bool, error) {
 		// An answer we cannot read may be an approval: treat it like no
 		// answer at all.
 		e.log.Error().Err(err).Str("payment", p.ID).Str("bank", b.Name).Msg("undecodable authorization response; reversing")
-		return true, e.recordUnanswered(wctx, b, p, op, "undecodable response: "+err.Error(), systemError())
+		why := "undecodable response: " + err.Error()
+		if err := e.recordUnanswered(wctx, b, p, op, why, systemError()); err != nil {
+			if errors.Is(err, journal.ErrVersionConflict) {
+				return true, e.settleAfterConflict(wctx, b, op.ID, answer{maybeApproved: true, note: why})
+			}
+			return true, err
+		}
+		return true, nil
 	}
 	rs := e.reason(b, res.ResponseCode)
 	op.ResponseCode, op.BankResponseCode, op.Reason = rs.ResponseCode, rs.BankResponseCode, rs.Reason
@@ -344,9 +371,58 @@ func (a *authAttempt) try(ctx context.Context, b *Bank) (bool, error) {
 		p.Status = journal.PaymentDeclined
 	}
 	if err := e.store.Write(wctx, journal.SavePayment(p), journal.SaveOperation(op)); err != nil {
+		if errors.Is(err, journal.ErrVersionConflict) {
+			// A peer's Recover declined the payment and queued a reversal
+			// meanwhile: the gateway gets the payment as journaled
+			// (declined), and an approval gets its reversal.
+			return true, e.settleAfterConflict(wctx, b, op.ID, answer{
+				responseCode: rs.ResponseCode, bankResponseCode: rs.BankResponseCode, authCode: res.AuthCode,
+				maybeApproved: rs.Approved(), note: "answer " + res.ResponseCode + " after the operation was settled by recovery",
+			})
+		}
 		return true, fmt.Errorf("recording the answer to %s: %w", p.ID, err)
 	}
 	return true, nil
+}
+
+// ambiguousWrite reports whether the write-ahead record of op is durable
+// although writing it returned err (a commit whose acknowledgement was
+// lost, a context that ended while the batch committed). It re-reads the
+// operation by its pre-assigned id; when it exists the payment does too and
+// a's view of it is refreshed.
+func (a *authAttempt) ambiguousWrite(ctx context.Context, op *journal.Operation, werr error) bool {
+	e := a.e
+	rctx, cancel := e.detached(ctx)
+	defer cancel()
+	stored, err := e.store.GetOperation(rctx, op.ID)
+	if err != nil {
+		return false // not there (or unknown: answered 503, Recover settles a late commit)
+	}
+	p, err := e.store.GetPayment(rctx, a.p.ID)
+	if err != nil {
+		return false
+	}
+	e.log.Warn().Err(werr).Str("payment", a.p.ID).Str("operation", op.ID).Msg("write-ahead record committed although its write failed")
+	a.created = true
+	a.p.Version = p.Version
+	op.Version = stored.Version
+	return true
+}
+
+// notSent records that attempt op was never handed to the link and lets
+// Authorize try the next bank.
+func (a *authAttempt) notSent(ctx context.Context, b *Bank, op *journal.Operation, why string) (bool, error) {
+	e := a.e
+	wctx, cancel := e.detached(ctx)
+	defer cancel()
+	op.Status, op.LastError = journal.OpFailed, why
+	if err := e.store.UpdateOperation(wctx, op); err != nil {
+		// Left pending: Recover declines it and queues a (harmless)
+		// reversal; nothing was sent. Not a 503: the payment exists.
+		return false, fmt.Errorf("recording unsent authorization %s: %w", op.ID, err)
+	}
+	e.log.Warn().Str("payment", a.p.ID).Str("bank", b.Name).Str("operation", op.ID).Str("why", why).Msg("authorization not sent; failing over")
+	return false, nil
 }
 
 // journalAttempt makes the payment and op durable: created with its first

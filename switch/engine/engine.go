@@ -114,12 +114,16 @@ type SAFPolicy struct {
 	// journal writes): another process takes an item over only after its
 	// lease has expired. Zero: 2 minutes.
 	Lease time.Duration
-	// MaxAge moves an item that is still unacknowledged this long after it
-	// was queued to dead-letter (after its latest failed attempt). Zero:
-	// 24 hours.
+	// MaxAge moves an advice (completion, refund or stand-in advice) that
+	// is still unacknowledged this long after it was queued to
+	// dead-letter (after its latest failed attempt). Reversals are never
+	// dead-lettered by age or count — the banks' rule is "repeat until
+	// acknowledged" — they keep repeating at the bank's maximum interval
+	// and raise h2hswitch_saf_overdue_total instead. Zero: 24 hours.
 	MaxAge time.Duration
-	// MaxAttempts moves an item to dead-letter after this many failed
-	// attempts. Zero: no limit by count (MaxAge still applies).
+	// MaxAttempts moves an advice to dead-letter after this many failed
+	// attempts (reversals: overdue alert, as with MaxAge). Zero: no limit
+	// by count (MaxAge still applies).
 	MaxAttempts int
 	// Parallel bounds the items one pass sends at once. Zero: 8.
 	Parallel int
@@ -128,9 +132,21 @@ type SAFPolicy struct {
 	// negative: never (run Recover at start only).
 	RecoverEvery time.Duration
 	// RecoverAfter is the age from which a pending operation is taken as
-	// abandoned; it must exceed every bank's response timeout plus the
-	// time to journal its outcome. Zero: 2 × the longest SyncTimeout + 15 s.
+	// abandoned. It must cover the longest life of one attempt: the
+	// pre-send budget (CommitTimeout), the link's slot wait and response
+	// wait (2 × the bank's timeout) and the write of the answer
+	// (WriteTimeout). Zero: exactly that for the slowest bank.
 	RecoverAfter time.Duration
+	// CommitTimeout is the pre-send budget of an authorization or online
+	// refund: an attempt whose write-ahead record (and message log) took
+	// longer than this since the operation was created is not sent (it
+	// is failed over or declined instead). Zero: 30 s, the journal's own
+	// bound on one commit.
+	CommitTimeout time.Duration
+	// WriteTimeout bounds the journal writes that record what happened
+	// after a message was handed to a link (detached from the caller's
+	// context). Zero: 15 s.
+	WriteTimeout time.Duration
 }
 
 // Config wires an Engine.
@@ -188,6 +204,44 @@ type Engine struct {
 	// reversal itself is durable either way).
 	lateMu     sync.Mutex
 	unanswered map[string]lateEntry
+
+	// inFlight holds the authorizations and online refunds this process
+	// has journaled and not yet settled (answer or timeout recorded).
+	// Recover skips them: it must never decline and reverse a request
+	// whose answer this process is still waiting for.
+	inFlightMu sync.Mutex
+	inFlight   map[string]struct{}
+
+	// recoverPage is how many operations Recover reads per page.
+	recoverPage int
+}
+
+// markInFlight records that this process is working on operation id; the
+// returned function forgets it.
+func (e *Engine) markInFlight(id string) func() {
+	e.inFlightMu.Lock()
+	e.inFlight[id] = struct{}{}
+	e.inFlightMu.Unlock()
+	return func() {
+		e.inFlightMu.Lock()
+		delete(e.inFlight, id)
+		e.inFlightMu.Unlock()
+	}
+}
+
+func (e *Engine) isInFlight(id string) bool {
+	e.inFlightMu.Lock()
+	defer e.inFlightMu.Unlock()
+	_, ok := e.inFlight[id]
+	return ok
+}
+
+// detached returns a context for the journal writes after a send: cut off
+// from the caller's cancellation (a gateway that hangs up must not stop the
+// switch recording an approval or the reversal it owes), bounded by
+// SAFPolicy.WriteTimeout.
+func (e *Engine) detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), e.saf.WriteTimeout)
 }
 
 type lateEntry struct {
@@ -247,20 +301,22 @@ func New(cfg Config) (*Engine, error) {
 		return nil, errors.New("engine: config: at least one bank is required")
 	}
 	e := &Engine{
-		store:      cfg.Store,
-		vault:      cfg.Vault,
-		router:     cfg.Router,
-		reasons:    cfg.Reasons,
-		owner:      cfg.Owner,
-		banks:      make(map[string]*Bank, len(cfg.Banks)),
-		log:        cfg.Logger,
-		now:        cfg.Now,
-		ccy:        currency.New(),
-		locks:      make(map[string]*paymentLock),
-		unanswered: make(map[string]lateEntry),
-		saf:        cfg.SAF,
-		breaker:    cfg.Breaker,
-		standIn:    cfg.StandIn,
+		store:       cfg.Store,
+		vault:       cfg.Vault,
+		router:      cfg.Router,
+		reasons:     cfg.Reasons,
+		owner:       cfg.Owner,
+		banks:       make(map[string]*Bank, len(cfg.Banks)),
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		ccy:         currency.New(),
+		locks:       make(map[string]*paymentLock),
+		unanswered:  make(map[string]lateEntry),
+		inFlight:    make(map[string]struct{}),
+		recoverPage: 500,
+		saf:         cfg.SAF,
+		breaker:     cfg.Breaker,
+		standIn:     cfg.StandIn,
 	}
 	m, err := newMetrics(cfg.Metrics)
 	if err != nil {
@@ -334,8 +390,18 @@ func (p *SAFPolicy) setDefaults(banks map[string]*Bank) error {
 	if p.RecoverEvery == 0 {
 		p.RecoverEvery = 30 * time.Second
 	}
+	if p.CommitTimeout == 0 {
+		p.CommitTimeout = 30 * time.Second
+	}
+	if p.WriteTimeout == 0 {
+		p.WriteTimeout = 15 * time.Second
+	}
+	// The longest one attempt can stay pending: its pre-send budget, the
+	// link's wait for a connection slot and for the answer (each up to
+	// the bank's timeout), and the write of the outcome.
+	minRecover := 2*longest + p.CommitTimeout + p.WriteTimeout
 	if p.RecoverAfter == 0 {
-		p.RecoverAfter = 2*longest + postSendTimeout
+		p.RecoverAfter = minRecover
 	}
 	switch {
 	case p.Lease < longest+5*time.Second:
@@ -344,8 +410,11 @@ func (p *SAFPolicy) setDefaults(banks map[string]*Bank) error {
 		return errors.New("engine: config: saf.max_age must not be negative")
 	case p.MaxAttempts < 0:
 		return errors.New("engine: config: saf.max_attempts must not be negative")
-	case p.RecoverAfter <= longest:
-		return fmt.Errorf("engine: config: saf.recover_after (%s) must exceed the longest bank timeout (%s)", p.RecoverAfter, longest)
+	case p.CommitTimeout < 0 || p.WriteTimeout < 0:
+		return errors.New("engine: config: saf.commit_timeout and saf.write_timeout must not be negative")
+	case p.RecoverAfter < minRecover:
+		return fmt.Errorf("engine: config: saf.recover_after (%s) must be at least 2 × the longest bank timeout (%s) + saf.commit_timeout (%s) + saf.write_timeout (%s) = %s",
+			p.RecoverAfter, longest, p.CommitTimeout, p.WriteTimeout, minRecover)
 	}
 	return nil
 }

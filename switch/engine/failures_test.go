@@ -63,10 +63,11 @@ func safItems(t *testing.T, h *harness, paymentID string, states ...journal.SAFS
 	return items
 }
 
-// A reversal the bank never acknowledges goes to dead-letter after
-// MaxAttempts, raises the alert metric, stays listed, and an operator's
-// retry (MakeDue) sends it again once the bank is back.
-func TestDeadLetterAfterMaxAttemptsAndOperatorRetry(t *testing.T) {
+// A reversal the bank never acknowledges is never dead-lettered (the bank
+// documents say: repeat until acknowledged): past MaxAttempts it raises the
+// overdue alert and goes on at the bank's maximum interval, and it is
+// acknowledged without an operator once the bank is back.
+func TestReversalNeverDeadLetteredByAttempts(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := newHarness(t, harnessOpts{timeout: 300 * time.Millisecond, configure: func(_ *harness, c *Config) {
 		c.Metrics = reg
@@ -79,18 +80,62 @@ func TestDeadLetterAfterMaxAttemptsAndOperatorRetry(t *testing.T) {
 	if err := h.simA.SetFaults(banksim.Faults{StopAnswering: true}); err != nil {
 		t.Fatal(err)
 	}
-	drainSAF(t, h, func() bool { return len(safItems(t, h, p.ID, journal.SAFDead)) == 1 })
-	it := safItems(t, h, p.ID, journal.SAFDead)[0]
-	if it.Kind != journal.SAFReversal || !strings.Contains(it.LastError, "2 attempts") {
-		t.Fatalf("dead item %+v", it)
+	overdue := h.eng.m.safOverdue.WithLabelValues("alfa", "reversal", "max_attempts")
+	drainSAF(t, h, func() bool { return counterValue(t, overdue) >= 1 })
+	if dead := safItems(t, h, p.ID, journal.SAFDead); len(dead) != 0 {
+		t.Fatalf("reversal dead-lettered: %+v", dead[0])
 	}
-	if got := counterValue(t, h.eng.m.safDead.WithLabelValues("alfa", "reversal", "max_attempts")); got != 1 {
-		t.Fatalf("dead-letter metric = %v", got)
+	if got := counterValue(t, h.eng.m.safDead.WithLabelValues("alfa", "reversal", "max_attempts")); got != 0 {
+		t.Fatalf("dead-letter metric = %v for a reversal", got)
+	}
+	it := safItems(t, h, p.ID, journal.SAFQueued, journal.SAFInProgress)
+	if len(it) != 1 || !strings.Contains(it[0].LastError, "attempts") {
+		t.Fatalf("reversal item %+v, want queued with its last error", it)
 	}
 	if txn, _ := h.simA.Ledger().ByRRN(p.RRN); txn.State == ledger.StateReversed {
 		t.Fatal("reversed at the bank although it never answered")
 	}
-	// The operator retries once the bank is back.
+	// The bank is back: the next repeat settles it, no operator needed.
+	if err := h.simA.SetFaults(banksim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	drainSAF(t, h, func() bool { return len(safItems(t, h, p.ID, journal.SAFDone)) == 1 })
+	rev := h.op(p.ID, journal.OpReversal)[0]
+	if rev.Status != journal.OpAcknowledged || rev.MTI != "0401" {
+		t.Fatalf("reversal %+v", rev)
+	}
+	if txn, _ := h.simA.Ledger().ByRRN(p.RRN); txn.State != ledger.StateReversed {
+		t.Fatalf("bank state %s", txn.State)
+	}
+}
+
+// An advice (here a completion) the bank never acknowledges does go to
+// dead-letter after MaxAttempts, raises the alert metric, stays listed,
+// and an operator's retry (MakeDue) sends it again once the bank is back.
+func TestAdviceDeadLetterAfterMaxAttemptsAndOperatorRetry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := newHarness(t, harnessOpts{timeout: 300 * time.Millisecond, configure: func(_ *harness, c *Config) {
+		c.Metrics = reg
+		c.SAF.MaxAttempts = 2
+	}})
+	p := h.authorize(purchaseInput("dead-adv", TypePreauth, 10010, "4000000000000010"))
+	if p.Status != journal.PaymentApproved {
+		t.Fatalf("status %s", p.Status)
+	}
+	if err := h.simA.SetFaults(banksim.Faults{StopAnswering: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.eng.Capture(h.ctx, OperationInput{Client: "gateway", RequestID: "cap", PaymentID: p.ID}); err != nil {
+		t.Fatalf("Capture: %v", err)
+	}
+	drainSAF(t, h, func() bool { return len(safItems(t, h, p.ID, journal.SAFDead)) == 1 })
+	it := safItems(t, h, p.ID, journal.SAFDead)[0]
+	if it.Kind != journal.SAFCompletion || !strings.Contains(it.LastError, "2 attempts") {
+		t.Fatalf("dead item %+v", it)
+	}
+	if got := counterValue(t, h.eng.m.safDead.WithLabelValues("alfa", "completion", "max_attempts")); got != 1 {
+		t.Fatalf("dead-letter metric = %v", got)
+	}
 	if err := h.simA.SetFaults(banksim.Faults{}); err != nil {
 		t.Fatal(err)
 	}
@@ -98,18 +143,14 @@ func TestDeadLetterAfterMaxAttemptsAndOperatorRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	drainSAF(t, h, func() bool { return len(safItems(t, h, p.ID, journal.SAFDone)) == 1 })
-	rev := h.op(p.ID, journal.OpReversal)[0]
-	if rev.Status != journal.OpAcknowledged || rev.MTI != "0401" {
-		t.Fatalf("reversal after retry %+v", rev)
-	}
-	if txn, _ := h.simA.Ledger().ByRRN(p.RRN); txn.State != ledger.StateReversed {
-		t.Fatalf("bank state %s", txn.State)
+	if c := h.op(p.ID, journal.OpCapture)[0]; c.Status != journal.OpAcknowledged || c.MTI != "0221" {
+		t.Fatalf("completion after retry %+v", c)
 	}
 }
 
-// An item older than MaxAge is dead-lettered after its next failed
-// attempt.
-func TestDeadLetterAfterMaxAge(t *testing.T) {
+// A reversal older than MaxAge is not dead-lettered: it raises the overdue
+// alert and is rescheduled at the bank's maximum interval.
+func TestReversalPastMaxAgeKeepsRepeating(t *testing.T) {
 	var clock atomicTime
 	clock.set(time.Now())
 	h := newHarness(t, harnessOpts{timeout: 300 * time.Millisecond, configure: func(_ *harness, c *Config) {
@@ -129,7 +170,8 @@ func TestDeadLetterAfterMaxAge(t *testing.T) {
 	// Two hours later by the engine's clock. The journal's real clock
 	// decides what is due and the engine scheduled the repeat on its
 	// own, so make the item due explicitly.
-	clock.set(time.Now().Add(2 * time.Hour))
+	later := time.Now().Add(2 * time.Hour)
+	clock.set(later)
 	it := safItems(t, h, p.ID, journal.SAFQueued)[0]
 	if err := h.store.MakeDue(h.ctx, it.ID); err != nil {
 		t.Fatal(err)
@@ -137,9 +179,19 @@ func TestDeadLetterAfterMaxAge(t *testing.T) {
 	if _, err := h.eng.ProcessSAF(h.ctx, 10); err != nil {
 		t.Fatal(err)
 	}
-	dead := safItems(t, h, p.ID, journal.SAFDead)
-	if len(dead) != 1 || !strings.Contains(dead[0].LastError, "unacknowledged after") {
-		t.Fatalf("dead items %+v", dead)
+	if dead := safItems(t, h, p.ID, journal.SAFDead); len(dead) != 0 {
+		t.Fatalf("reversal dead-lettered by age: %+v", dead[0])
+	}
+	q := safItems(t, h, p.ID, journal.SAFQueued)
+	if len(q) != 1 || !strings.Contains(q[0].LastError, "unacknowledged after") {
+		t.Fatalf("queued items %+v", q)
+	}
+	b, _ := h.eng.bank("alfa")
+	if want := later.Add(b.RepeatInterval); q[0].NextAttemptAt.Sub(want).Abs() > 50*time.Millisecond {
+		t.Fatalf("next attempt %v, want the bank's maximum interval later (%v)", q[0].NextAttemptAt, want)
+	}
+	if got := counterValue(t, h.eng.m.safOverdue.WithLabelValues("alfa", "reversal", "max_age")); got != 1 {
+		t.Fatalf("overdue metric = %v", got)
 	}
 }
 
@@ -286,7 +338,9 @@ func TestWorkerTakesOverADeadProcess(t *testing.T) {
 	h := newHarness(t, harnessOpts{timeout: 300 * time.Millisecond, configure: func(_ *harness, c *Config) {
 		c.Metrics = reg
 		c.SAF.RecoverEvery = 50 * time.Millisecond
-		c.SAF.RecoverAfter = 400 * time.Millisecond
+		c.SAF.CommitTimeout = 500 * time.Millisecond
+		c.SAF.WriteTimeout = 200 * time.Millisecond
+		c.SAF.RecoverAfter = 1300 * time.Millisecond
 	}})
 	// The dead process: a timed-out payment whose reversal it had leased...
 	leased := h.authorize(purchaseInput("dead-lease", TypePurchase, 10099, "4000000000000010"))

@@ -19,8 +19,14 @@ type metrics struct {
 	safAttempts *prometheus.CounterVec
 	// safDead counts items moved to dead-letter: the alert metric.
 	safDead *prometheus.CounterVec
+	// safOverdue counts repeats of reversals past saf.max_age or
+	// saf.max_attempts (never dead-lettered): an alert metric.
+	safOverdue *prometheus.CounterVec
 	// recovered counts operations crash recovery declined and reversed.
 	recovered prometheus.Counter
+	// recoverFailures counts operations recovery could not settle (it
+	// goes on with the others and retries them on its next run).
+	recoverFailures prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -41,6 +47,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "h2hswitch", Subsystem: "saf", Name: "dead_letter_total",
 			Help: "Store-and-forward items moved to dead-letter (need an operator: /v1/admin/saf). Alert on any increase.",
 		}, []string{"bank", "kind", "cause"}),
+		safOverdue: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "h2hswitch", Subsystem: "saf", Name: "overdue_total",
+			Help: "Repeats of reversals still unacknowledged past saf.max_age or saf.max_attempts (they are never dead-lettered; they repeat at the bank's maximum interval). Alert on any increase.",
+		}, []string{"bank", "kind", "cause"}),
+		recoverFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "h2hswitch", Subsystem: "engine", Name: "recover_failures_total",
+			Help: "Operations crash recovery could not settle on a run (retried on the next run). Alert on any increase.",
+		}),
 		recovered: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "h2hswitch", Subsystem: "engine", Name: "recovered_operations_total",
 			Help: "Operations found journaled without an outcome (crash or dead peer) and declined with a reversal queued.",
@@ -49,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.timeouts, m.late, m.safAttempts, m.safDead, m.recovered} {
+	for _, c := range []prometheus.Collector{m.timeouts, m.late, m.safAttempts, m.safDead, m.safOverdue, m.recovered, m.recoverFailures} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering engine metrics: %w", err)
 		}

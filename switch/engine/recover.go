@@ -14,34 +14,62 @@ import (
 // sent, never answered). Each is treated as unanswered: its payment (or
 // refund) is declined issuer_unavailable and a reversal is queued, in one
 // write — the same as a timeout. Only operations created before
-// now-olderThan are touched, so that requests in flight in this process
-// are left alone; olderThan must exceed every bank's response timeout.
-// Queued reversals and advices need nothing: the SAF worker owns them.
-// It returns how many operations it settled.
+// now-olderThan are touched, and never one this process is still working
+// on (its in-flight set); olderThan must exceed the longest life of an
+// attempt (SAFPolicy.RecoverAfter). Queued reversals and advices need
+// nothing: the SAF worker owns them.
+//
+// One operation that cannot be settled (unknown bank, unreadable row, a
+// journal error) never blocks the others: it is logged and counted
+// (h2hswitch_engine_recover_failures_total), recovery pages past it and
+// the next run retries it. It returns how many operations it settled; the
+// error is a listing failure or the context's.
 func (e *Engine) Recover(ctx context.Context, olderThan time.Duration) (int, error) {
 	if olderThan <= 0 {
 		return 0, invalidInput("olderThan", "recovery needs a positive age")
 	}
-	ops, err := e.store.ListOperationsByStatus(ctx, []journal.OpStatus{journal.OpPending, journal.OpSent}, e.now().Add(-olderThan), 0)
-	if err != nil {
-		return 0, fmt.Errorf("listing unfinished operations: %w", err)
-	}
-	n := 0
-	for _, op := range ops {
-		done, err := e.recoverOp(ctx, op)
-		if errors.Is(err, journal.ErrVersionConflict) {
-			// Settled meanwhile: its owner recorded the answer late, or
-			// another process recovered it first.
-			e.log.Info().Str("operation", op.ID).Str("payment", op.PaymentID).Msg("operation settled concurrently; nothing to recover")
-			continue
-		}
+	before := e.now().Add(-olderThan)
+	statuses := []journal.OpStatus{journal.OpPending, journal.OpSent}
+	n, failed := 0, 0
+	var cur journal.OpCursor
+	for {
+		ops, err := e.store.ListOperationsByStatusAfter(ctx, statuses, before, cur, e.recoverPage)
 		if err != nil {
-			return n, fmt.Errorf("recovering operation %s of %s: %w", op.ID, op.PaymentID, err)
+			return n, fmt.Errorf("listing unfinished operations: %w", err)
 		}
-		if done {
-			n++
-			e.m.recovered.Inc()
+		for _, op := range ops {
+			cur = journal.OpCursor{CreatedAt: op.CreatedAt, ID: op.ID}
+			if e.isInFlight(op.ID) {
+				continue // this process is still waiting for its answer
+			}
+			done, err := e.recoverOp(ctx, op)
+			if errors.Is(err, journal.ErrVersionConflict) {
+				// Settled meanwhile: its owner recorded the answer late, or
+				// another process recovered it first.
+				e.log.Info().Str("operation", op.ID).Str("payment", op.PaymentID).Msg("operation settled concurrently; nothing to recover")
+				continue
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return n, ctx.Err()
+				}
+				failed++
+				e.m.recoverFailures.Inc()
+				e.log.Error().Err(err).Str("operation", op.ID).Str("payment", op.PaymentID).Str("bank", op.Bank).
+					Msg("cannot recover an unfinished operation; going on with the others (retried next run)")
+				continue
+			}
+			if done {
+				n++
+				e.m.recovered.Inc()
+			}
 		}
+		if len(ops) < e.recoverPage {
+			break
+		}
+	}
+	if failed > 0 {
+		e.log.Error().Int("failed", failed).Int("recovered", n).Msg("recovery left operations unsettled")
 	}
 	return n, nil
 }

@@ -167,8 +167,22 @@ func (e *Engine) processItem(ctx context.Context, it *journal.SAFItem) (bool, er
 		return false, e.dead(ctx, it, "unreadable", "unreadable payload: "+err.Error())
 	}
 	actx, cancel := context.WithTimeout(ctx, b.SyncTimeout)
-	acked, aerr := e.attempt(actx, b, p, op, pay, op.Attempts > 0)
+	// The lease is renewed right before the send, fenced by owner: if the
+	// pre-send work outlived it and another process took the item over,
+	// this one does not send (two processes never send an item at once).
+	// The renewed lease outlasts the send (Lease > SyncTimeout + 5 s).
+	fence := func(ctx context.Context) error {
+		if err := e.store.ExtendLease(ctx, it.ID, e.owner, e.saf.Lease); err != nil {
+			return fmt.Errorf("renewing the lease of SAF item %s: %w", it.ID, err)
+		}
+		return nil
+	}
+	acked, aerr := e.attempt(actx, b, p, op, pay, op.Attempts > 0, fence)
 	cancel()
+	if errors.Is(aerr, journal.ErrLeaseLost) {
+		e.m.safAttempts.WithLabelValues(it.Bank, string(it.Kind), "lease_lost").Inc()
+		return false, aerr // another process owns the item now: report nothing
+	}
 	switch {
 	case acked:
 		e.m.safAttempts.WithLabelValues(it.Bank, string(it.Kind), "acknowledged").Inc()
@@ -190,15 +204,30 @@ func (e *Engine) processItem(ctx context.Context, it *journal.SAFItem) (bool, er
 	if aerr != nil {
 		why = aerr.Error()
 	}
-	if age := e.now().Sub(it.CreatedAt); e.saf.MaxAge > 0 && age >= e.saf.MaxAge {
-		return false, errors.Join(aerr, e.dead(ctx, it, "max_age", fmt.Sprintf("unacknowledged after %s: %s", age.Round(time.Second), why)))
-	}
+	next := b.backoff(op.Attempts)
 	// Attempts count sends that may have reached the bank (not claims
 	// while held, nor sends that surely never left).
-	if e.saf.MaxAttempts > 0 && op.Attempts >= e.saf.MaxAttempts {
-		return false, errors.Join(aerr, e.dead(ctx, it, "max_attempts", fmt.Sprintf("unacknowledged after %d attempts: %s", op.Attempts, why)))
+	cause := ""
+	age := e.now().Sub(it.CreatedAt)
+	switch {
+	case e.saf.MaxAge > 0 && age >= e.saf.MaxAge:
+		cause, why = "max_age", fmt.Sprintf("unacknowledged after %s: %s", age.Round(time.Second), why)
+	case e.saf.MaxAttempts > 0 && op.Attempts >= e.saf.MaxAttempts:
+		cause, why = "max_attempts", fmt.Sprintf("unacknowledged after %d attempts: %s", op.Attempts, why)
 	}
-	if err := e.store.RescheduleSAF(ctx, it.ID, e.owner, e.now().Add(b.backoff(op.Attempts)), why); err != nil {
+	if cause != "" {
+		if it.Kind != journal.SAFReversal {
+			return false, errors.Join(aerr, e.dead(ctx, it, cause, why))
+		}
+		// A reversal is repeated until the bank acknowledges it (bank
+		// documents): never parked. It goes on at the bank's maximum
+		// interval and the overdue alert fires for an operator.
+		next = b.RepeatInterval
+		e.m.safOverdue.WithLabelValues(it.Bank, string(it.Kind), cause).Inc()
+		e.log.Error().Str("saf", it.ID).Str("bank", it.Bank).Str("payment", it.PaymentID).Str("cause", cause).Str("why", why).
+			Msg("reversal still unacknowledged: repeating at the bank's maximum interval; needs attention")
+	}
+	if err := e.store.RescheduleSAF(ctx, it.ID, e.owner, e.now().Add(next), why); err != nil {
 		return false, fmt.Errorf("rescheduling SAF item %s: %w", it.ID, err)
 	}
 	return false, aerr
@@ -325,7 +354,7 @@ func (e *Engine) authReversed(ctx context.Context, completion *journal.Operation
 // (one is created if, against the rules, none exists) — it is never
 // cancelled. Nothing is sent from here.
 func (e *Engine) HandleUnsolicited(bank string, msg *iso8583.Message) {
-	ctx, cancel := context.WithTimeout(context.Background(), postSendTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), e.saf.WriteTimeout)
 	defer cancel()
 	if err := e.handleUnsolicited(ctx, bank, msg); err != nil {
 		e.log.Error().Err(err).Str("bank", bank).Msg("handling unsolicited message")
@@ -378,14 +407,7 @@ func (e *Engine) handleUnsolicited(ctx context.Context, bank string, msg *iso858
 		// The reversal already owed covers it while it is queued, or if
 		// the bank reversed it (00). One the bank answered 25 (it did not
 		// know the transaction yet) does not: a new reversal is queued.
-		owed := false
-		for _, o := range all {
-			if o.Kind == journal.OpReversal && o.RefOperationID == op.ID &&
-				(o.Status != journal.OpAcknowledged || o.ResponseCode == "00") {
-				owed = true
-			}
-		}
-		if !owed {
+		if !reversalCovers(all, op.ID) {
 			p, err := e.store.GetPayment(ctx, op.PaymentID)
 			if err != nil {
 				return fmt.Errorf("reading payment %s: %w", op.PaymentID, err)
@@ -402,9 +424,15 @@ func (e *Engine) handleUnsolicited(ctx context.Context, bank string, msg *iso858
 	return e.write(ctx, "recording late response", muts...)
 }
 
+// lateMatchLimit bounds the journal look-up of a late response: STANs
+// wrap after 999999 operations of a bank, so a handful of candidates
+// (newest first) always holds the live one.
+const lateMatchLimit = 20
+
 // findUnanswered finds the timed-out or queued operation a late response
-// answers: through the in-memory index, else by scanning the journal's
-// timed-out and queued operations (bounded; newest matches win).
+// answers: through the in-memory index, else by the journal's bank + STAN
+// look-up, newest first (after a restart, or once the index entry
+// expired), filtered by RRN and status.
 func (e *Engine) findUnanswered(ctx context.Context, bank string, res *bankmsg.Response) (*journal.Operation, error) {
 	match := func(o *journal.Operation) bool {
 		return o.Bank == bank && o.STAN == res.STAN && (res.RRN == "" || o.RRN == res.RRN) &&
@@ -419,13 +447,16 @@ func (e *Engine) findUnanswered(ctx context.Context, bank string, res *bankmsg.R
 			return op, nil
 		}
 	}
-	ops, err := e.store.ListOperationsByStatus(ctx, []journal.OpStatus{journal.OpTimeout, journal.OpQueued}, time.Time{}, 0)
+	if res.STAN == "" {
+		return nil, nil
+	}
+	ops, err := e.store.FindOperationsBySTAN(ctx, bank, res.STAN, lateMatchLimit)
 	if err != nil {
 		return nil, fmt.Errorf("looking up the operation of a late response: %w", err)
 	}
-	for i := len(ops) - 1; i >= 0; i-- {
-		if match(ops[i]) {
-			return ops[i], nil
+	for _, op := range ops { // newest first
+		if match(op) {
+			return op, nil
 		}
 	}
 	return nil, nil

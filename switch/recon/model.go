@@ -68,12 +68,14 @@ const (
 	VoidedNotCleared Category = "voided_not_cleared"
 )
 
-// Categories lists every category in report order.
-var Categories = []Category{
-	Matched, SettledOnOtherDay, RefundMatched, Chargeback, ChargebackReversal,
-	AmountMismatch, AuthCodeMismatch, MissingInClearing, UnknownInJournal,
-	DuplicateInClearing, ReversedButCleared, RefundUnknown,
-	PreauthUncaptured, VoidedNotCleared,
+// Categories returns every category in report order (a fresh slice).
+func Categories() []Category {
+	return []Category{
+		Matched, SettledOnOtherDay, RefundMatched, Chargeback, ChargebackReversal,
+		AmountMismatch, AuthCodeMismatch, MissingInClearing, UnknownInJournal,
+		DuplicateInClearing, ReversedButCleared, RefundUnknown,
+		PreauthUncaptured, VoidedNotCleared,
+	}
 }
 
 // IsBreak reports whether c needs an operator's attention.

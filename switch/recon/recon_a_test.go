@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/acquirer/h2hswitch/specs/calendar"
@@ -352,5 +353,57 @@ func TestReconConcurrentSameFile(t *testing.T) {
 	}
 	if len(ids) != 1 || fresh != 1 {
 		t.Fatalf("%d distinct runs, %d fresh; want 1 and 1", len(ids), fresh)
+	}
+}
+
+// TestReconEdgeCases covers the rest of the classification rules on Bank A.
+func TestReconEdgeCases(t *testing.T) {
+	f := newFixture(t)
+	S := calendar.NewDate(2026, 11, 30)
+	ap := journal.PaymentApproved
+	// A purchase partially voided (2000 of 10000) is expected at 8000.
+	e1 := f.addPayment(pay{status: ap, amount: 10000, voided: 2000, rrn: "633100000101", stan: "000101", auth: "E00001", local: at(11, 27, 10, 0, 0)})
+	// A pre-authorization never captured, yet cleared.
+	e2 := f.addPayment(pay{typ: journal.TypePreauth, status: ap, amount: 20000, rrn: "633100000102", stan: "000102", auth: "E00002", local: at(11, 27, 10, 0, 0)})
+	// KZT in the journal, USD in the file.
+	e3 := f.addPayment(pay{status: ap, amount: 5000, rrn: "633100000103", stan: "000103", auth: "E00003", local: at(11, 27, 10, 0, 0)})
+	// Declined without any reversal, yet cleared.
+	e4 := f.addPayment(pay{status: journal.PaymentDeclined, amount: 7000, rrn: "633100000104", stan: "000104", auth: "", local: at(11, 27, 10, 0, 0)})
+	// A refund cleared at another amount; a refund the bank declined.
+	e5 := f.addPayment(pay{status: ap, amount: 9000, rrn: "633100000105", stan: "000105", auth: "E00005", local: at(11, 27, 10, 0, 0)})
+	f.addOp(e5, journal.OpRefund, journal.OpApproved, 3000, "633100000115", "000115", at(11, 27, 11, 0, 0))
+	f.addOp(e5, journal.OpRefund, journal.OpDeclined, 1000, "633100000125", "000125", at(11, 27, 12, 0, 0))
+	K, P, R := clearing.KZT, clearing.Purchase, clearing.Refund
+	file := fileA(t, S, []clearing.Record{
+		rowA(P, "633100000101", "E00001", "000101", m1, at(11, 27, 10, 0, 0), 8000, 160, K, S, ""),
+		rowA(P, "633100000102", "E00002", "000102", m1, at(11, 27, 10, 0, 0), 20000, 400, K, S, ""),
+		rowA(P, "633100000103", "E00003", "000103", m1, at(11, 27, 10, 0, 0), 5000, 100, clearing.USD, S, ""),
+		rowA(P, "633100000104", "E00004", "000104", m1, at(11, 27, 10, 0, 0), 7000, 140, K, S, ""),
+		rowA(P, "633100000105", "E00005", "000105", m1, at(11, 27, 10, 0, 0), 9000, 180, K, S, ""),
+		rowA(R, "633100000115", "", "000115", m1, at(11, 27, 11, 0, 0), 3500, 0, K, S, "633100000105"),
+		rowA(R, "633100000125", "", "000125", m1, at(11, 27, 12, 0, 0), 1000, 0, K, S, "633100000105"),
+	})
+	res, err := f.svc.Run(f.ctx, "alfa", bytes.NewReader(file), Options{FileName: "A_CLR_20261130.csv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []got{
+		{Matched, KindSale, 2, e1.ID, 8000, 8000, true},
+		{AmountMismatch, KindSale, 3, e2.ID, 20000, 0, false},
+		{AmountMismatch, KindSale, 4, e3.ID, 5000, 5000, false},
+		{ReversedButCleared, KindSale, 5, e4.ID, 7000, 0, false},
+		{Matched, KindSale, 6, e5.ID, 9000, 9000, true},
+		{AmountMismatch, KindRefund, 7, e5.ID, 3500, 3000, false},
+		{RefundUnknown, KindRefund, 8, e5.ID, 1000, 0, false},
+	}
+	if g := f.items(res.Run.ID); !reflect.DeepEqual(g, want) {
+		t.Fatalf("items:\n got %+v\nwant %+v", g, want)
+	}
+	notes := map[int64]string{}
+	_ = f.st.Items(f.ctx, res.Run.ID, ItemFilter{}, func(it Item) error { notes[it.Line] = it.Note; return nil })
+	for line, want := range map[int64]string{3: "never captured", 4: "currency differs", 5: "declined or unanswered"} {
+		if !strings.Contains(notes[line], want) {
+			t.Fatalf("line %d note %q, want it to say %q", line, notes[line], want)
+		}
 	}
 }

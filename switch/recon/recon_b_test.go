@@ -146,3 +146,32 @@ func testReconBankBKeysAndCrossDay(t *testing.T, mode string) {
 		t.Fatalf("settlement header %+v", st)
 	}
 }
+
+// TestReconRefundOfOldPayment: a refund made on Friday 27.11 of a payment
+// from August, far outside the 35-day window, still matches its journal
+// refund through the SQL adapter (which fetches the old payment by id).
+// Through journal.Store it cannot be found: refund_unknown, held.
+func TestReconRefundOfOldPayment(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			f := newFixtureMode(t, mode)
+			old := f.addPayment(pay{amount: 90000, rrn: "632400000001", stan: "000901", auth: "A00901", local: time.Date(2026, 8, 14, 12, 0, 0, 0, almaty)})
+			f.addOp(old, journal.OpRefund, journal.OpApproved, 30000, "633100000901", "000902", at(11, 27, 11, 0, 0))
+			S := calendar.NewDate(2026, 11, 30)
+			file := fileA(t, S, []clearing.Record{
+				rowA(clearing.Refund, "633100000901", "", "000902", m1, at(11, 27, 11, 0, 0), 30000, 0, clearing.KZT, S, "632400000001"),
+			})
+			res, err := f.svc.Run(f.ctx, "alfa", bytes.NewReader(file), Options{FileName: "A_CLR_20261130.csv"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []got{{RefundMatched, KindRefund, 2, old.ID, 30000, 30000, true}}
+			if mode == modeStoreAPI {
+				want = []got{{RefundUnknown, KindRefund, 2, "", 30000, 0, false}}
+			}
+			if g := f.items(res.Run.ID); !reflect.DeepEqual(g, want) {
+				t.Fatalf("items:\n got %+v\nwant %+v", g, want)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -41,6 +42,9 @@ func OpenSQLSource(ctx context.Context, cfg journal.Config) (*SQLSource, error) 
 		}
 		if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
 			return nil, fmt.Errorf("journal.dsn: give the SQLite journal as a plain file path, got %q", path)
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("recon: the journal %s: %w", path, err)
 		}
 		q := url.Values{}
 		q.Add("_pragma", "busy_timeout(10000)")
@@ -131,29 +135,68 @@ func (s *SQLSource) ScanTxns(ctx context.Context, bank string, from, to time.Tim
 	}
 	_ = rows.Close()
 
-	rows, err = s.db.QueryContext(ctx, s.bind(`SELECT id, type, status, merchant_id, terminal_id, masked_pan, currency, rrn, stan, auth_code,
- local_us, amount, captured_amount, voided_amount, refunded_amount
- FROM payments WHERE bank = ? AND created_us >= ? AND created_us < ?`), bank, toMicros(from), toMicros(to))
-	if err != nil {
+	if err := s.scanPayments(ctx, `WHERE bank = ? AND created_us >= ? AND created_us < ?`, []any{bank, toMicros(from), toMicros(to)}, false,
+		func(t *Txn) error {
+			applyOpRows(t, ops[t.PaymentID])
+			delete(ops, t.PaymentID)
+			return fn(t)
+		}); err != nil {
 		return fmt.Errorf("reading payments of %s: %w", bank, err)
 	}
-	defer func() { _ = rows.Close() }()
+	// Operations of the window whose payment is older than the window (a
+	// refund today of a payment of last quarter): fetch those payments by
+	// id, with all their operations, so that their refunds still match.
+	for id := range ops {
+		err := s.scanPayments(ctx, `WHERE id = ? AND bank = ?`, []any{id, bank}, true, func(t *Txn) error {
+			if err := s.LoadOperations(ctx, t); err != nil {
+				return err
+			}
+			return fn(t)
+		})
+		if err != nil {
+			return fmt.Errorf("reading payment %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// scanPayments streams the payments selected by where; with buffer, it reads
+// them all before calling fn (which may then query the database itself).
+func (s *SQLSource) scanPayments(ctx context.Context, where string, args []any, buffer bool, fn func(*Txn) error) error {
+	rows, err := s.db.QueryContext(ctx, s.bind(`SELECT id, type, status, merchant_id, terminal_id, masked_pan, currency, rrn, stan, auth_code,
+ local_us, amount, captured_amount, voided_amount, refunded_amount FROM payments `+where), args...)
+	if err != nil {
+		return err
+	}
+	var list []*Txn
 	for rows.Next() {
 		t := &Txn{}
 		var typ, status string
 		var local int64
 		if err := rows.Scan(&t.PaymentID, &typ, &status, &t.MerchantID, &t.TerminalID, &t.MaskedPAN, &t.Currency, &t.RRN, &t.STAN,
 			&t.AuthCode, &local, &t.Amount, &t.Captured, &t.Voided, &t.Refunded); err != nil {
-			return fmt.Errorf("reading payments of %s: %w", bank, err)
+			_ = rows.Close()
+			return err
 		}
 		t.Type, t.Status, t.LocalTime = journal.PaymentType(typ), journal.PaymentStatus(status), fromMicros(local)
-		applyOpRows(t, ops[t.PaymentID])
+		if buffer {
+			list = append(list, t)
+			continue
+		}
 		if err := fn(t); err != nil {
+			_ = rows.Close()
 			return err
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading payments of %s: %w", bank, err)
+	err = rows.Err()
+	_ = rows.Close()
+	if err != nil {
+		return err
+	}
+	for _, t := range list {
+		if err := fn(t); err != nil {
+			return err
+		}
 	}
 	return nil
 }

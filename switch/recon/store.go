@@ -40,8 +40,10 @@ type Store struct {
 	pg bool
 }
 
-var schemaSQL = []string{
-	`CREATE TABLE IF NOT EXISTS recon_runs (
+// schemaSQL returns the store's DDL (idempotent: IF NOT EXISTS).
+func schemaSQL() []string {
+	return []string{
+		`CREATE TABLE IF NOT EXISTS recon_runs (
     id          TEXT   NOT NULL PRIMARY KEY,
     bank        TEXT   NOT NULL,
     settle_date TEXT   NOT NULL,
@@ -54,8 +56,8 @@ var schemaSQL = []string{
     finished_us BIGINT NOT NULL,
     summary     TEXT   NOT NULL
 )`,
-	`CREATE UNIQUE INDEX IF NOT EXISTS recon_runs_active ON recon_runs (bank, settle_date) WHERE active = 1`,
-	`CREATE TABLE IF NOT EXISTS recon_items (
+		`CREATE UNIQUE INDEX IF NOT EXISTS recon_runs_active ON recon_runs (bank, settle_date) WHERE active = 1`,
+		`CREATE TABLE IF NOT EXISTS recon_items (
     run_id          TEXT   NOT NULL REFERENCES recon_runs (id),
     seq             BIGINT NOT NULL,
     category        TEXT   NOT NULL,
@@ -81,7 +83,8 @@ var schemaSQL = []string{
     note            TEXT   NOT NULL,
     PRIMARY KEY (run_id, seq)
 )`,
-	`CREATE INDEX IF NOT EXISTS recon_items_payment ON recon_items (payment_id)`,
+		`CREATE INDEX IF NOT EXISTS recon_items_payment ON recon_items (payment_id)`,
+	}
 }
 
 const itemCols = `seq, category, kind, line, payment_id, operation_id, merchant_id, terminal_id, masked_pan, rrn, stan, auth_code,
@@ -119,6 +122,15 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 			return nil, fmt.Errorf("recon store: opening sqlite %s: %w", path, err)
 		}
 		db.SetMaxOpenConns(4)
+		if err := db.PingContext(ctx); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("recon store: opening sqlite %s: %w", path, err)
+		}
+		// Items carry masked PANs and merchant money: owner-only, like the journal.
+		if err := os.Chmod(path, 0o600); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("recon store: restricting permissions of %s: %w", path, err)
+		}
 	case "postgres":
 		pc, err := pgx.ParseConfig(cfg.DSN)
 		if err != nil {
@@ -145,7 +157,7 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		return nil, fmt.Errorf("recon.store.driver: %q is not sqlite or postgres", cfg.Driver)
 	}
 	s.db = db
-	for _, stmt := range schemaSQL {
+	for _, stmt := range schemaSQL() {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			_ = db.Close()
 			return nil, fmt.Errorf("recon store: creating schema: %w", err)
@@ -287,7 +299,7 @@ func (s *Store) Items(ctx context.Context, runID string, f ItemFilter, fn func(I
 	args := []any{runID}
 	if f.BreaksOnly {
 		var ph []string
-		for _, c := range Categories {
+		for _, c := range Categories() {
 			if c.IsBreak() {
 				ph = append(ph, "?")
 				args = append(args, string(c))

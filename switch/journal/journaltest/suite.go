@@ -75,6 +75,8 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 		{"ReopenPersists", testReopen},
 		{"ClosedStore", testClosed},
 		{"NoCardDataAtRest", testNoCardDataAtRest},
+		{"FindOperationsBySTAN", testFindBySTAN},
+		{"Paging", testPaging},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

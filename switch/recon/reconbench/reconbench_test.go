@@ -10,22 +10,22 @@ import (
 	"github.com/acquirer/h2hswitch/switch/recon"
 )
 
-// TestRunSmall runs the benchmark pipeline on 5000 payments of each bank and
+// TestRunSmall runs the benchmark pipeline on 3000 payments of each bank and
 // checks the planted breaks: payment 50 left out of the file, payment 51
-// cleared 1 tiyn high, one row unknown to the journal; 100 refunds (every
-// 50th payment from 7) and 500 completed pre-authorizations all match.
+// cleared 1 tiyn high, one row unknown to the journal; 60 refunds (every
+// 50th payment from 7) and 300 completed pre-authorizations all match.
 func TestRunSmall(t *testing.T) {
 	for _, bank := range []string{"alfa", "sber"} {
 		t.Run(bank, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			rep, err := Run(ctx, Params{Rows: 5000, Bank: bank, Dir: t.TempDir()})
+			rep, err := Run(ctx, Params{Rows: 3000, Bank: bank, Dir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := map[recon.Category]int64{
-				recon.Matched:           4998, // 5000 − missing − mismatch
-				recon.RefundMatched:     100,
+				recon.Matched:           2998, // 3000 − missing − mismatch
+				recon.RefundMatched:     60,
 				recon.MissingInClearing: 1,
 				recon.AmountMismatch:    1,
 				recon.UnknownInJournal:  1,
@@ -61,13 +61,14 @@ func BenchmarkRecon1M(b *testing.B) {
 	}
 	bank := os.Getenv("RECON_BENCH_BANK")
 	for range b.N {
-		rep, err := Run(context.Background(), Params{Rows: rows, Bank: bank, Dir: b.TempDir(), Log: b.Logf})
+		rep, err := Run(context.Background(), Params{Rows: rows, Bank: bank, Dir: b.TempDir()})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(rep.RowsPerSecond, "rows/s")
 		b.ReportMetric(rep.ReconElapsed.Seconds(), "recon-s")
 		b.ReportMetric(float64(rep.PeakRSSKiB)/1024, "peak-MiB")
+		b.ReportMetric(rep.LoadElapsed.Seconds(), "load-s")
 		b.Log(rep.String())
 	}
 }

@@ -85,7 +85,7 @@ func SummaryRows(s *recon.Summary) []SummaryRow {
 		ccys = append(ccys, c)
 	}
 	sort.Strings(ccys)
-	for _, cat := range recon.Categories {
+	for _, cat := range recon.Categories() {
 		for _, ccy := range ccys {
 			if ca, ok := s.ByCcy[ccy][cat]; ok {
 				out = append(out, SummaryRow{cat, ccy, ca.Count, ca.Amount})

@@ -55,10 +55,12 @@ func safeCell(s string) string {
 	return s
 }
 
-// ItemHeader is the CSV header of items.
-var ItemHeader = []string{"seq", "category", "break", "kind", "line", "payment_id", "operation_id", "merchant_id", "terminal_id",
-	"masked_pan", "rrn", "stan", "auth_code", "oper_date", "oper_time", "currency", "amount", "fee", "settle_amount",
-	"expected_amount", "expected_date", "payable", "note"}
+// ItemHeader returns the CSV header of items.
+func ItemHeader() []string {
+	return []string{"seq", "category", "break", "kind", "line", "payment_id", "operation_id", "merchant_id", "terminal_id",
+		"masked_pan", "rrn", "stan", "auth_code", "oper_date", "oper_time", "currency", "amount", "fee", "settle_amount",
+		"expected_amount", "expected_date", "payable", "note"}
+}
 
 func itemRecord(it *recon.Item) []string {
 	date := func(d interface{ IsZero() bool }, s string) string {
@@ -81,7 +83,7 @@ func itemRecord(it *recon.Item) []string {
 // ItemsCSV writes every item of a run, in order, streaming from the store.
 func ItemsCSV(ctx context.Context, w io.Writer, st *recon.Store, runID string) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(ItemHeader); err != nil {
+	if err := cw.Write(ItemHeader()); err != nil {
 		return fmt.Errorf("writing items CSV: %w", err)
 	}
 	err := st.Items(ctx, runID, recon.ItemFilter{}, func(it recon.Item) error {
@@ -97,11 +99,13 @@ func ItemsCSV(ctx context.Context, w io.Writer, st *recon.Store, runID string) e
 	return nil
 }
 
-// SettlementHeader is the CSV header of a settlement.
-var SettlementHeader = []string{"settlement_date", "payout_date", "merchant_id", "currency", "settlement_currency",
-	"sales_count", "gross_sales", "refunds_count", "refunds", "chargebacks_count", "chargebacks",
-	"chargeback_reversals_count", "chargeback_reversals", "bank_fees", "commission_rate", "commission",
-	"held_count", "held", "net_payout"}
+// SettlementHeader returns the CSV header of a settlement.
+func SettlementHeader() []string {
+	return []string{"settlement_date", "payout_date", "merchant_id", "currency", "settlement_currency",
+		"sales_count", "gross_sales", "refunds_count", "refunds", "chargebacks_count", "chargebacks",
+		"chargeback_reversals_count", "chargeback_reversals", "bank_fees", "commission_rate", "commission",
+		"held_count", "held", "net_payout"}
+}
 
 func settlementRecord(st *recon.Settlement, m *recon.MerchantSettlement) []string {
 	c := m.Currency
@@ -115,7 +119,7 @@ func settlementRecord(st *recon.Settlement, m *recon.MerchantSettlement) []strin
 // SettlementCSV writes one line per merchant and currency, then the totals.
 func SettlementCSV(w io.Writer, st *recon.Settlement) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write(SettlementHeader)
+	_ = cw.Write(SettlementHeader())
 	for i := range st.Merchants {
 		_ = cw.Write(settlementRecord(st, &st.Merchants[i]))
 	}

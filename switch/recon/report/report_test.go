@@ -41,8 +41,8 @@ func TestSettlementCSVDefusesFormulas(t *testing.T) {
 	if r[2] != "'=HYPERLINK(1)" || r[6] != "1500.00" || r[15] != "37.50" || r[18] != "1462.50" || r[1] != "2026-12-01" {
 		t.Fatalf("row %v", r)
 	}
-	if len(r) != len(SettlementHeader) {
-		t.Fatalf("%d columns, header has %d", len(r), len(SettlementHeader))
+	if len(r) != len(SettlementHeader()) {
+		t.Fatalf("%d columns, header has %d", len(r), len(SettlementHeader()))
 	}
 }
 
