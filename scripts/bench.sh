@@ -73,7 +73,8 @@ for p in $API_PORT $METRICS_PORT $ALFA_PORT $SBER_PORT; do
   if port_busy "$p"; then echo "bench: 127.0.0.1:$p is in use; set BENCH_*_PORT" >&2; exit 1; fi
 done
 
-echo "== bench: $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== bench: $(nproc) CPU(s), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), load $load_start"
 mkdir -p "$OUT/runs"
 rm -f "$OUT"/runs/*.json
 
@@ -176,4 +177,4 @@ cp "$work/micro.txt" "$OUT/micro.txt"
 
 echo "== summary"
 "$BIN/swbench" report --runs "$OUT/runs" --micro "$work/micro.txt" --md "$OUT/latest.md" --json "$OUT/latest.json" \
-  --plot "$OUT/latency.svg" --note "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews figures)." "${notes[@]}"
+  --plot "$OUT/latency.svg" --note "Load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end: work outside this suite on the machine skews the figures." "${notes[@]}"

@@ -181,7 +181,14 @@ func runCase(ctx context.Context, o Options, c Case) (res Result) {
 		return res
 	}
 	defer e.simB.Close()
-	e.params = switchParams{Driver: journal.DriverSQLite, DSN: filepath.Join(dir, "journal.db"), BankA: e.simA.Addr(), BankB: e.simB.Addr()}
+	secrets, err := newRunSecrets()
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	e.cl.token = secrets.GatewayToken
+	e.params = switchParams{Driver: journal.DriverSQLite, DSN: filepath.Join(dir, "journal.db"), BankA: e.simA.Addr(), BankB: e.simB.Addr(),
+		runSecrets: secrets}
 	if c.postgres {
 		schema := fmt.Sprintf("chaos_%d", time.Now().UnixNano()%1e12)
 		if err := pgSchema(cctx, o.PostgresDSN, schema); err != nil {
@@ -367,7 +374,7 @@ func (e *env) owed(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+operatorToken)
+	req.Header.Set("Authorization", "Bearer "+e.params.OperatorToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("reading /v1/admin/saf: %w", err)
@@ -415,7 +422,7 @@ func (e *env) bankUsable(ctx context.Context, bank string) (bool, string, error)
 	if err != nil {
 		return false, "", err
 	}
-	req.Header.Set("Authorization", "Bearer "+operatorToken)
+	req.Header.Set("Authorization", "Bearer "+e.params.OperatorToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return false, "", fmt.Errorf("reading /v1/admin/banks: %w", err)

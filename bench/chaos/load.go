@@ -19,6 +19,7 @@ import (
 type client struct {
 	http   *http.Client
 	prefix string // request_id prefix, unique per run
+	token  string // the gateway's bearer token of this run
 
 	mu   sync.Mutex
 	told []Told
@@ -72,7 +73,7 @@ func (c *client) post(ctx context.Context, bases func() []string, path string, b
 			if err != nil {
 				return false, fmt.Errorf("building request: %w", err)
 			}
-			req.Header.Set("Authorization", "Bearer "+gatewayToken)
+			req.Header.Set("Authorization", "Bearer "+c.token)
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := c.http.Do(req)
 			if err != nil {

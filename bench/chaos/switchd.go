@@ -3,6 +3,9 @@ package chaos
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,13 +21,35 @@ import (
 	"time"
 )
 
-// Demo credentials of the chaos runs: local processes on 127.0.0.1 only.
-const (
-	gatewayToken  = "CHAOS-gateway-token-0123456789abcdef"
-	operatorToken = "CHAOS-operator-token-0123456789abcdef"
-	panKey        = "Q0hBT1MwcGFuMGtleTBub3QwZm9yMHByb2R1Y3Rpb24=" // 32 bytes, chaos runs only
-	hmacKey       = "Q0hBT1MwaG1hYzBrZXkwbm90MGZvcjBwcm9kdWN0aW9u" // 32 bytes, chaos runs only
-)
+// runSecrets are the API tokens and journal keys of one chaos case. They
+// are generated at run time from crypto/rand — no key material lives in
+// the source — and reach the case's switchd processes only through their
+// config files (mode 0600 in the case's work directory). A chaos run needs
+// no stable keys: every process of one case shares these, and nothing
+// outlives the case.
+type runSecrets struct {
+	GatewayToken, OperatorToken string
+	PANKey, HMACKey             string // base64 of 32 random bytes
+}
+
+func newRunSecrets() (runSecrets, error) {
+	var s runSecrets
+	for _, f := range []*string{&s.GatewayToken, &s.OperatorToken} {
+		b := make([]byte, 24)
+		if _, err := rand.Read(b); err != nil {
+			return s, fmt.Errorf("generating an API token: %w", err)
+		}
+		*f = "CHAOS-" + hex.EncodeToString(b)
+	}
+	for _, f := range []*string{&s.PANKey, &s.HMACKey} {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return s, fmt.Errorf("generating a journal key: %w", err)
+		}
+		*f = base64.StdEncoding.EncodeToString(b)
+	}
+	return s, nil
+}
 
 // chaosRoutes sends the test Visa range to Bank A only and the test
 // Mastercard range to Bank B only: no failover, so that "bank down" is
@@ -49,8 +74,8 @@ var switchConfig = template.Must(template.New("switch").Parse(`api:
   replay_wait: 2s
   shutdown_timeout: 5s
   clients:
-    gateway: {token: ` + gatewayToken + `, role: gateway, rate_limit: 100000}
-    ops: {token: ` + operatorToken + `, role: operator, rate_limit: 1000}
+    gateway: {token: "{{.GatewayToken}}", role: gateway, rate_limit: 100000}
+    ops: {token: "{{.OperatorToken}}", role: operator, rate_limit: 1000}
 log: {level: warn, format: json}
 journal:
   driver: {{.Driver}}
@@ -59,14 +84,16 @@ journal:
   schema: {{.Schema}}
 {{- end}}
   current_key_id: "1"
-  pan_keys: {"1": ` + panKey + `}
-  hmac_key: ` + hmacKey + `
+  pan_keys: {"1": "{{.PANKey}}"}
+  hmac_key: "{{.HMACKey}}"
 routing: {file: {{.Routes}}}
 saf:
   interval: 100ms
   lease: 6s
   recover_every: 1s
-  recover_after: 4s
+  commit_timeout: 1500ms
+  write_timeout: 1500ms
+  recover_after: 5s
 banks:
   alfa:
     dialect: h2h87-ascii
@@ -110,10 +137,11 @@ standin:
 // recoverWindow is how long after a kill the survivors need at most to
 // take over what the dead process left: recover_after + recover_every +
 // the lease, with margin.
-const recoverWindow = 4*time.Second + time.Second + 6*time.Second + 2*time.Second
+const recoverWindow = 5*time.Second + time.Second + 6*time.Second + 2*time.Second
 
 type switchParams struct {
 	API, Driver, DSN, Schema, Routes, BankA, BankB string
+	runSecrets
 }
 
 // proc is one switchd process.

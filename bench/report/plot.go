@@ -30,7 +30,7 @@ func WritePlot(path string, runs []Run) (bool, error) {
 	}
 	p := plot.New()
 	p.Title.Text = "switchd latency against offered rate (open loop)"
-	p.X.Label.Text = "offered rate (payments/s)"
+	p.X.Label.Text = "offered rate (payment flows/s)"
 	p.Y.Label.Text = "latency (ms, log scale)"
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -149,7 +150,7 @@ func (m *memPayments) Capture(_ context.Context, req OperationRequest) (*Payment
 		amt = *req.Amount
 	}
 	p.CapturedAmount = amt
-	p.Operations = append(p.Operations, Operation{Kind: "capture", MTI: "0220", Status: "queued", Amount: amt,
+	p.Operations = append(p.Operations, Operation{Kind: "capture", RequestID: req.RequestID, MTI: "0220", Status: "queued", Amount: amt,
 		At: p.CreatedAt.Add(time.Minute), Attempts: 2, NextAttemptAt: p.CreatedAt.Add(2 * time.Minute)})
 	cp := *p
 	cp.Operations = nil
@@ -167,6 +168,7 @@ func (m *memPayments) Void(_ context.Context, req OperationRequest) (*Payment, e
 		return nil, &StateError{Message: "only an approved payment can be voided"}
 	}
 	p.Status, p.VoidedAmount = "voided", p.Amount
+	p.Operations = append(p.Operations, Operation{Kind: "void", RequestID: req.RequestID, MTI: "0400", Status: "acknowledged", Amount: p.Amount, At: p.CreatedAt})
 	cp := *p
 	cp.Operations = nil
 	return &cp, nil
@@ -182,8 +184,11 @@ func (m *memPayments) Refund(_ context.Context, req OperationRequest) (*Refund, 
 	if p.Status != "approved" || *req.Amount > p.Amount {
 		return nil, &StateError{Message: "refund above the refundable amount"}
 	}
-	return &Refund{ID: "ref_" + ulid.Make().String(), PaymentID: p.ID, Status: "approved", Amount: *req.Amount,
-		Currency: p.Currency, RRN: "633100000124", ResponseCode: "00", Reason: "approved", CreatedAt: p.CreatedAt}, nil
+	rf := &Refund{ID: "ref_" + ulid.Make().String(), PaymentID: p.ID, Status: "approved", Amount: *req.Amount,
+		Currency: p.Currency, RRN: "633100000124", ResponseCode: "00", Reason: "approved", CreatedAt: p.CreatedAt}
+	p.Operations = append(p.Operations, Operation{Kind: "refund", ID: rf.ID, RequestID: req.RequestID, MTI: "0200", Status: "approved",
+		ResponseCode: "00", Reason: "approved", RRN: rf.RRN, Amount: rf.Amount, At: rf.CreatedAt})
+	return rf, nil
 }
 
 func (m *memPayments) Get(_ context.Context, id string) (*Payment, error) {
@@ -208,16 +213,25 @@ func (m *memPayments) GetByRequestID(ctx context.Context, client, requestID stri
 	return m.Get(ctx, id)
 }
 
-// StaleInFlight lists every in-flight key (the tests control age by
-// choosing which keys exist).
-func (m *memIdem) StaleInFlight(_ context.Context, _ time.Time, _ int) ([]StaleKey, error) {
+// StaleInFlight lists in-flight keys in (client, request id) order after
+// the cursor (the tests control age by choosing which keys exist).
+func (m *memIdem) StaleInFlight(_ context.Context, _ time.Time, after StaleKey, limit int) ([]StaleKey, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []StaleKey
 	for k, r := range m.keys {
-		if !r.rec.Done {
+		if !r.rec.Done && (k.client > after.Client || k.client == after.Client && k.requestID > after.RequestID) {
 			out = append(out, StaleKey{Client: k.client, RequestID: k.requestID, Method: r.begin.Method, Path: r.begin.Path})
 		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Client != out[j].Client {
+			return out[i].Client < out[j].Client
+		}
+		return out[i].RequestID < out[j].RequestID
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
 	}
 	return out, nil
 }

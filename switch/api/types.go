@@ -237,17 +237,21 @@ type CardholderMessage struct {
 
 // Operation is one thing done to a payment at a bank.
 type Operation struct {
-	Kind          string // authorization, capture, void, refund, reversal, advice
-	ID            string // refunds: the refund id
-	MTI           string
-	STAN          string
-	Status        string // approved, declined, acknowledged, queued, ...
-	ResponseCode  string
-	Amount        int64
-	At            time.Time
-	LatencyMS     int64
-	Attempts      int       // queued reversals and advices
-	NextAttemptAt time.Time // queued reversals and advices
+	Kind             string // authorization, capture, void, refund, reversal, advice
+	ID               string // refunds: the refund id
+	RequestID        string // the upstream request_id that created it (capture, void, refund)
+	RRN              string // refunds: the refund's own RRN
+	Reason           string // refunds: the normalized reason
+	BankResponseCode string // refunds: the bank's own code
+	MTI              string
+	STAN             string
+	Status           string // approved, declined, acknowledged, queued, ...
+	ResponseCode     string
+	Amount           int64
+	At               time.Time
+	LatencyMS        int64
+	Attempts         int       // queued reversals and advices
+	NextAttemptAt    time.Time // queued reversals and advices
 }
 
 // Refund is the API's view of a refund.

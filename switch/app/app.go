@@ -187,6 +187,7 @@ func Build(ctx context.Context, cfg *config.Config, log zerolog.Logger) (_ *App,
 		SAF: engine.SAFPolicy{
 			Lease: cfg.SAF.Lease, MaxAge: cfg.SAF.MaxAge, MaxAttempts: cfg.SAF.MaxAttempts, Parallel: cfg.SAF.Parallel,
 			RecoverEvery: cfg.SAF.RecoverEvery, RecoverAfter: cfg.SAF.RecoverAfter,
+			CommitTimeout: cfg.SAF.CommitTimeout, WriteTimeout: cfg.SAF.WriteTimeout,
 		},
 		Breaker: a.breakers,
 		StandIn: standIn,
@@ -367,7 +368,7 @@ func (a *App) Serve(ctx context.Context, apiLn, metricsLn net.Listener, hup <-ch
 	if metricsLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", a.metrics)
-		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		metricsSrv = newMetricsServer(mux)
 		go func() { errc <- metricsSrv.Serve(metricsLn) }()
 	}
 	a.log.Info().Str("api", apiLn.Addr().String()).Str("metrics", addrOf(metricsLn)).Msg("switch started")
@@ -419,6 +420,15 @@ func (a *App) recoverKeys(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// newMetricsServer serves /metrics with every timeout set: a scraper (or
+// anyone who reaches the port) that stalls while sending its request,
+// reading the answer, or idling on a keep-alive connection never holds a
+// connection open for long.
+func newMetricsServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
 }
 
 func addrOf(l net.Listener) string {

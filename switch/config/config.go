@@ -143,16 +143,25 @@ type SAF struct {
 	// process takes it over only after it expired (default 2m; must exceed
 	// every bank timeout).
 	Lease time.Duration `mapstructure:"lease"`
-	// MaxAge and MaxAttempts move an unacknowledged item to dead-letter
-	// (default 24h; attempts 0 = no limit by count).
+	// MaxAge and MaxAttempts move an unacknowledged advice (completion,
+	// refund, stand-in advice) to dead-letter (default 24h; attempts 0 =
+	// no limit by count). Reversals are never dead-lettered: past either
+	// limit they keep repeating at the bank's repeat_interval and raise
+	// h2hswitch_saf_overdue_total.
 	MaxAge      time.Duration `mapstructure:"max_age"`
 	MaxAttempts int           `mapstructure:"max_attempts"`
 	// RecoverEvery is how often operations a dead process left without an
 	// outcome are looked for (default 30s); RecoverAfter is the age from
-	// which a pending operation counts as abandoned (default: 2 × the
-	// longest bank timeout + 15s).
+	// which a pending operation counts as abandoned (default and minimum:
+	// 2 × the longest bank timeout + commit_timeout + write_timeout).
 	RecoverEvery time.Duration `mapstructure:"recover_every"`
 	RecoverAfter time.Duration `mapstructure:"recover_after"`
+	// CommitTimeout is the pre-send budget of an authorization or online
+	// refund: one whose journal record took longer is not sent (default
+	// 30s, the journal's bound on a commit). WriteTimeout bounds the
+	// journal writes after a send (default 15s).
+	CommitTimeout time.Duration `mapstructure:"commit_timeout"`
+	WriteTimeout  time.Duration `mapstructure:"write_timeout"`
 }
 
 // Routing is the routing table.
@@ -422,6 +431,12 @@ func (c *Config) applyDefaults() {
 	if c.SAF.RecoverEvery == 0 {
 		c.SAF.RecoverEvery = 30 * time.Second
 	}
+	if c.SAF.CommitTimeout == 0 {
+		c.SAF.CommitTimeout = 30 * time.Second
+	}
+	if c.SAF.WriteTimeout == 0 {
+		c.SAF.WriteTimeout = 15 * time.Second
+	}
 	for name, b := range c.Banks {
 		if d, ok := knownDialect(b.Dialect); ok {
 			if b.Connections == 0 {
@@ -503,7 +518,7 @@ func (c *Config) validateFailures(p *problems) {
 			p.add("saf.lease", fmt.Sprintf("%v must exceed banks.%s.timeout %v by at least 5s", s.Lease, name, t))
 		}
 	}
-	p.duration("saf.max_age", s.MaxAge, time.Minute, 90*24*time.Hour)
+	p.duration("saf.max_age", s.MaxAge, time.Minute, 90*24*time.Hour) // advices only
 	if s.MaxAttempts < 0 {
 		p.add("saf.max_attempts", "must not be negative (0: no limit by count)")
 	}
@@ -511,8 +526,23 @@ func (c *Config) validateFailures(p *problems) {
 		// negative is refused: recovery of dead peers must not be switched off by accident
 		p.add("saf.recover_every", "must not be negative")
 	}
+	p.duration("saf.commit_timeout", s.CommitTimeout, 100*time.Millisecond, 5*time.Minute)
+	p.duration("saf.write_timeout", s.WriteTimeout, 100*time.Millisecond, 5*time.Minute)
 	if s.RecoverAfter < 0 {
 		p.add("saf.recover_after", "must not be negative")
+	}
+	if s.RecoverAfter > 0 {
+		// An attempt may stay pending for its pre-send budget, the link's
+		// slot and response waits (2 × timeout) and the write of its
+		// answer: recovering it sooner would decline and reverse a
+		// request whose answer is still coming.
+		for _, name := range sortedKeys(c.Banks) {
+			if t := c.Banks[name].Timeout; t > 0 {
+				if least := 2*t + s.CommitTimeout + s.WriteTimeout; s.RecoverAfter < least {
+					p.add("saf.recover_after", fmt.Sprintf("%v must be at least 2 × banks.%s.timeout + saf.commit_timeout + saf.write_timeout = %v", s.RecoverAfter, name, least))
+				}
+			}
+		}
 	}
 	for _, name := range sortedKeys(c.Banks) {
 		b := c.Banks[name]

@@ -445,3 +445,66 @@ func TestAmbiguousAuthorizationWriteFailsOver(t *testing.T) {
 		t.Fatal("the first bank got the authorization whose record was in doubt")
 	}
 }
+
+// slowAckStore is the real journal whose next armed write is acknowledged
+// late (a slow fsync, a busy database): the commit is done, the caller
+// hears of it after delay.
+type slowAckStore struct {
+	journal.Store
+	armed atomic.Bool
+	delay time.Duration
+}
+
+func (s *slowAckStore) Write(ctx context.Context, muts ...journal.Mutation) error {
+	err := s.Store.Write(ctx, muts...)
+	if s.armed.CompareAndSwap(true, false) {
+		time.Sleep(s.delay)
+	}
+	return err
+}
+
+// Duplicate sends: when the write that queues an advice is acknowledged so
+// late that its SAF item is already due, the synchronous attempt is not
+// made — the worker may own the item, and the two would send the same
+// message at once. The worker then sends it exactly once.
+func TestSyncAttemptSkippedWhenItemAlreadyDue(t *testing.T) {
+	var ss *slowAckStore
+	h := newHarness(t, harnessOpts{timeout: 300 * time.Millisecond, configure: func(_ *harness, c *Config) {
+		ss = &slowAckStore{Store: c.Store}
+		c.Store = ss
+	}})
+	p := h.authorize(purchaseInput("slow-cap", TypePreauth, 10010, "4000000000000010"))
+	if p.Status != journal.PaymentApproved {
+		t.Fatalf("preauth %s", p.Status)
+	}
+	b, _ := h.eng.bank("alfa")
+	ss.delay = b.SyncTimeout + b.RepeatMin + 50*time.Millisecond
+	ss.armed.Store(true)
+	if _, err := h.eng.Capture(h.ctx, OperationInput{Client: "gateway", RequestID: "slow-cap-1", PaymentID: p.ID}); err != nil {
+		t.Fatalf("Capture: %v", err)
+	}
+	capOp := h.op(p.ID, journal.OpCapture)[0]
+	sent := func() int {
+		msgs, err := h.store.ListMessages(h.ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, m := range msgs {
+			if m.OperationID == capOp.ID && m.Direction == journal.DirOut {
+				n++
+			}
+		}
+		return n
+	}
+	if n := sent(); n != 0 || capOp.Attempts != 0 {
+		t.Fatalf("synchronous attempt made after the item fell due: %d sends, %d attempts", n, capOp.Attempts)
+	}
+	drainSAF(t, h, func() bool { return len(safItems(t, h, p.ID, journal.SAFDone)) == 1 })
+	if n := sent(); n != 1 {
+		t.Fatalf("completion sent %d times, want once", n)
+	}
+	if c := h.op(p.ID, journal.OpCapture)[0]; c.Status != journal.OpAcknowledged || c.MTI != "0220" {
+		t.Fatalf("completion %+v", c)
+	}
+}

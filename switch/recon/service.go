@@ -48,6 +48,9 @@ type Config struct {
 	Settlement SettlementConfig
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// States, when set, receives every accepted run's payment states
+	// (written back to the journal's payments); nil writes nothing.
+	States StateWriter
 }
 
 // Service reconciles clearing files and computes settlements. It is safe
@@ -322,7 +325,7 @@ func (s *Service) Run(ctx context.Context, bank string, r io.Reader, opts Option
 	if prev, err := s.store.ActiveRun(ctx, bank, date); err != nil {
 		return nil, err
 	} else if prev != nil && prev.FileHash == fileHash {
-		return s.replay(ctx, prev)
+		return s.replayAndWrite(ctx, prev)
 	} else if prev != nil && !opts.Force {
 		return nil, fmt.Errorf("%s %s (run %s, file %s): %w", bank, date, prev.ID, prev.FileName, ErrAlreadyReconciled)
 	}
@@ -349,7 +352,7 @@ func (s *Service) Run(ctx context.Context, bank string, r io.Reader, opts Option
 		if err != nil || prev == nil {
 			return nil, fmt.Errorf("recon: re-reading the concurrent run: %w", err)
 		}
-		return s.replay(ctx, prev)
+		return s.replayAndWrite(ctx, prev)
 	}
 	if err != nil {
 		return nil, err
@@ -408,6 +411,23 @@ func (s *Service) Run(ctx context.Context, bank string, r io.Reader, opts Option
 		return nil, err
 	}
 	res.Run = *run
+	if err := s.writeStates(ctx, run); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// replayAndWrite returns the stored result of an accepted run of the same
+// file and writes its states to the journal again: the marks are the same,
+// so this changes nothing, unless writing them failed the first time.
+func (s *Service) replayAndWrite(ctx context.Context, run *Run) (*Result, error) {
+	res, err := s.replay(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.writeStates(ctx, run); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 

@@ -608,3 +608,30 @@ func (rt *runTx) rollback() {
 	_ = rt.stmt.Close()
 	_ = rt.tx.Rollback()
 }
+
+// paymentItems streams the items of run runID that concern a journal
+// payment, grouped by payment (ordered by payment id, then seq). Only the
+// fields write-back needs are filled.
+func (s *Store) paymentItems(ctx context.Context, runID string, fn func(*Item) error) error {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT payment_id, seq, category, kind, line FROM recon_items
+ WHERE run_id = ? AND payment_id <> '' ORDER BY payment_id, seq`), runID)
+	if err != nil {
+		return fmt.Errorf("recon store: reading the payments of run %s: %w", runID, err)
+	}
+	defer rows.Close()
+	var it Item
+	for rows.Next() {
+		var cat, kind string
+		if err := rows.Scan(&it.PaymentID, &it.Seq, &cat, &kind, &it.Line); err != nil {
+			return fmt.Errorf("recon store: reading the payments of run %s: %w", runID, err)
+		}
+		it.Category, it.Kind = Category(cat), Kind(kind)
+		if err := fn(&it); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("recon store: reading the payments of run %s: %w", runID, err)
+	}
+	return nil
+}

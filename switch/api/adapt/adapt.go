@@ -147,8 +147,12 @@ func (p Payments) payment(ep *engine.Payment) *api.Payment {
 			Kind: string(o.Kind), MTI: o.MTI, STAN: o.STAN, Status: string(o.Status), ResponseCode: o.ResponseCode,
 			Amount: o.Amount, At: o.CreatedAt, LatencyMS: o.LatencyMS, Attempts: o.Attempts, NextAttemptAt: o.NextAttemptAt,
 		}
-		if o.Kind == journal.OpRefund {
-			op.ID = o.ID
+		switch o.Kind {
+		case journal.OpRefund:
+			op.ID, op.RRN, op.Reason, op.BankResponseCode = o.ID, o.RRN, o.Reason, o.BankResponseCode
+			op.RequestID = o.RequestID
+		case journal.OpCapture, journal.OpVoid:
+			op.RequestID = o.RequestID
 		}
 		out.Operations = append(out.Operations, op)
 	}
@@ -414,9 +418,11 @@ type StaleKeys struct{ Store journal.Store }
 
 var _ api.StaleKeys = StaleKeys{}
 
-// StaleInFlight lists in-flight keys created at or before before.
-func (a StaleKeys) StaleInFlight(ctx context.Context, before time.Time, limit int) ([]api.StaleKey, error) {
-	recs, err := a.Store.ListInFlightIdempotency(ctx, before, limit)
+// StaleInFlight lists in-flight keys created at or before before, resuming
+// after the key after.
+func (a StaleKeys) StaleInFlight(ctx context.Context, before time.Time, after api.StaleKey, limit int) ([]api.StaleKey, error) {
+	recs, err := a.Store.ListInFlightIdempotencyAfter(ctx, before,
+		journal.IdemCursor{CreatedAt: after.CreatedAt, Client: after.Client, RequestID: after.RequestID}, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing in-flight idempotency keys: %w", err)
 	}
