@@ -8,6 +8,9 @@
 #   3. switchd with the PostgreSQL journal in a fresh schema: warm-up, the
 #      same closed loop;
 #   4. the Go micro-benchmarks;
+#   5. reconciliation of a 1 000 000-row clearing file against a journal of
+#      1 000 000 payments (BenchmarkRecon1M, docs/recon.md; BENCH_RECON=off
+#      skips it, BENCH_RECON_ROWS and BENCH_RECON_BANK change it);
 # and writes bench/results/latest.{md,json}, latency.svg and runs/*.json.
 # Every knob is an environment variable (see below and docs/bench.md).
 # Only 127.0.0.1 is used. Everything started here is stopped on exit.
@@ -23,6 +26,9 @@ OPEN=${BENCH_OPEN:-30s}
 RATES=${BENCH_RATES:-"100 250 500 1000 2000"}
 DIRECT=${BENCH_DIRECT:-30s}
 MICRO_TIME=${BENCH_MICRO_TIME:-1s}
+RECON=${BENCH_RECON:-on}                 # off: skip the 1M-row reconciliation
+RECON_ROWS=${BENCH_RECON_ROWS:-1000000}
+RECON_BANK=${BENCH_RECON_BANK:-alfa}     # alfa (Bank A CSV) or sber (Bank B fixed width)
 PG=${BENCH_POSTGRES:-on}                 # off: skip the PostgreSQL run
 PG_DSN=${BENCH_PG_DSN:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 API_PORT=${BENCH_API_PORT:-18080}
@@ -173,6 +179,14 @@ for p in ./specs/ ./switch/recon/; do
   if grep -qs '^func Benchmark' "$p"*_test.go; then micro_pkgs+=("$p"); fi
 done
 go test -run '^$' -bench . -benchmem -benchtime "$MICRO_TIME" -count 1 "${micro_pkgs[@]}" 2>&1 | tee "$work/micro.txt" | grep -E '^(pkg:|Benchmark|ok|FAIL|---)' || true
+if [ "$RECON" != off ]; then
+  echo "== reconciliation: $RECON_ROWS journal payments against a $RECON_ROWS-row $RECON_BANK clearing file"
+  RECON_BENCH_ROWS="$RECON_ROWS" RECON_BENCH_BANK="$RECON_BANK" TMPDIR="$work" \
+    go test -run '^$' -bench '^BenchmarkRecon1M$' -benchtime 1x -count 1 -timeout 30m ./switch/recon/reconbench/ 2>&1 |
+    tee -a "$work/micro.txt" | grep -E '^(pkg:|Benchmark|ok|FAIL|---)' || true
+else
+  notes+=(--note "Reconciliation benchmark skipped (BENCH_RECON=off).")
+fi
 cp "$work/micro.txt" "$OUT/micro.txt"
 
 echo "== summary"

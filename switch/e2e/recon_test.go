@@ -192,30 +192,16 @@ func switchctl(t *testing.T, args ...string) (int, string) {
 // stored results.
 func openRecon(t *testing.T, cfgPath string) *recon.Service {
 	t.Helper()
-	ctx := context.Background()
 	fc, err := recon.LoadFileConfig(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := fc.ServiceConfig()
+	o, err := recon.Open(context.Background(), fc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := recon.OpenSQLSource(ctx, fc.JournalConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = src.Close() })
-	st, err := recon.OpenStore(ctx, fc.StoreConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	svc, err := recon.NewService(cfg, src, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc
+	t.Cleanup(func() { _ = o.Close() })
+	return o.Svc
 }
 
 // itemsOf returns every item of the accepted run of bank and day.

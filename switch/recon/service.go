@@ -93,12 +93,7 @@ func NewService(cfg Config, src Source, st *Store) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc := cfg.Settlement.Calendar
-	if pc.CutOff == "" {
-		pc = calendar.BankA()
-		pc.Holidays, pc.WorkingDays = cfg.Settlement.Calendar.Holidays, cfg.Settlement.Calendar.WorkingDays
-	}
-	pcal, err := calendar.New(pc)
+	pcal, err := payoutCalendar(cfg.Settlement)
 	if err != nil {
 		return nil, fmt.Errorf("settlement.%w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/acquirer/h2hswitch/switch/api"
 	"github.com/acquirer/h2hswitch/switch/engine"
@@ -104,5 +105,41 @@ func TestEngineErrorMapping(t *testing.T) {
 		if got := apiError(c.in); !c.check(got) {
 			t.Errorf("apiError(%v) = %v", c.in, got)
 		}
+	}
+}
+
+// The stale-key listing pages through the journal with its cursor: keys
+// left in flight are seen once each, whatever the page size.
+func TestStaleKeysPageThroughJournal(t *testing.T) {
+	st := openJournal(t, filepath.Join(t.TempDir(), "j.db"))
+	defer st.Close()
+	ctx := t.Context()
+	idem := Idempotency{Store: st}
+	for _, rid := range []string{"k1", "k2", "k3", "k4", "k5"} {
+		if oc, _, err := idem.Begin(ctx, api.IdemBegin{Client: "gw", RequestID: rid, BodyHash: "h", Method: "POST", Path: "/v1/payments/pay_x/refunds"}); err != nil || oc != api.IdemNew {
+			t.Fatalf("begin %s: %v %v", rid, oc, err)
+		}
+	}
+	src := StaleKeys{Store: st}
+	seen := map[string]bool{}
+	var after api.StaleKey
+	for range 10 {
+		page, err := src.StaleInFlight(ctx, time.Now(), after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, k := range page {
+			if seen[k.RequestID] {
+				t.Fatalf("key %s listed twice", k.RequestID)
+			}
+			seen[k.RequestID] = true
+		}
+		after = page[len(page)-1]
+	}
+	if len(seen) != 5 {
+		t.Fatalf("saw %d keys, want 5", len(seen))
 	}
 }

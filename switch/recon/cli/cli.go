@@ -79,26 +79,11 @@ func open(ctx context.Context, cmd *cobra.Command) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := fc.ServiceConfig()
+	o, err := recon.Open(ctx, fc, nil)
 	if err != nil {
 		return nil, err
 	}
-	src, err := recon.OpenSQLSource(ctx, fc.JournalConfig())
-	if err != nil {
-		return nil, err
-	}
-	st, err := recon.OpenStore(ctx, fc.StoreConfig())
-	if err != nil {
-		_ = src.Close()
-		return nil, err
-	}
-	svc, err := recon.NewService(cfg, src, st)
-	if err != nil {
-		_ = st.Close()
-		_ = src.Close()
-		return nil, err
-	}
-	return &env{svc: svc, close: func() { _ = st.Close(); _ = src.Close() }}, nil
+	return &env{svc: o.Svc, close: func() { _ = o.Close() }}, nil
 }
 
 func isTerminal(w io.Writer) bool {

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/acquirer/h2hswitch/specs/calendar"
 	"github.com/acquirer/h2hswitch/specs/clearing"
@@ -30,18 +31,39 @@ import (
 type Handlers struct {
 	Svc *recon.Service
 	// MaxBody bounds an uploaded clearing file; default
-	// recon.DefaultMaxFileBytes. The API's 64 KiB limit for payment
-	// requests must not wrap these routes.
+	// recon.DefaultMaxUploadBytes (512 MiB), streamed to a spool file. The
+	// API's 64 KiB limit for payment requests must not wrap these routes.
 	MaxBody int64
+}
+
+// Route is one endpoint: method, Go 1.22 path pattern and handler.
+type Route struct {
+	Method, Pattern string
+	Handler         http.HandlerFunc
+}
+
+// Routes returns the endpoints, for a server that mounts them behind its
+// own authentication (switch/api's operator routes).
+func (h *Handlers) Routes() []Route {
+	return []Route{
+		{http.MethodPost, "/v1/admin/recon", h.PostRecon},
+		{http.MethodGet, "/v1/admin/recon", h.GetRecon},
+		{http.MethodGet, "/v1/admin/recon/payments/{id}", h.GetPaymentState},
+		{http.MethodGet, "/v1/admin/settlement", h.GetSettlement},
+	}
 }
 
 // Register mounts the routes on mux (Go 1.22+ patterns).
 func (h *Handlers) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/admin/recon", h.PostRecon)
-	mux.HandleFunc("GET /v1/admin/recon", h.GetRecon)
-	mux.HandleFunc("GET /v1/admin/recon/payments/{id}", h.GetPaymentState)
-	mux.HandleFunc("GET /v1/admin/settlement", h.GetSettlement)
+	for _, rt := range h.Routes() {
+		mux.HandleFunc(rt.Method+" "+rt.Pattern, rt.Handler)
+	}
 }
+
+// UploadTimeout bounds the upload and reconciliation of one file through
+// PostRecon: the server's own read and write timeouts (seconds, sized for
+// payment requests) are lifted for this request only.
+const UploadTimeout = 15 * time.Minute
 
 type apiError struct {
 	Code    string `json:"code"`
@@ -79,6 +101,8 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, "invalid_state", "a different clearing file was already reconciled for this bank and settlement day; repeat with force=true to replace it", "")
 	case errors.Is(err, recon.ErrBadRequest):
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error(), "")
+	case errors.Is(err, recon.ErrStatesNotWritten):
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the run is recorded but the payments' reconciliation states could not be written to the journal; upload the same file again to retry", "")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusServiceUnavailable, "overloaded", "the request was cancelled", "")
 	default:
@@ -114,8 +138,18 @@ func (h *Handlers) PostRecon(w http.ResponseWriter, r *http.Request) {
 	}
 	limit := h.MaxBody
 	if limit <= 0 {
-		limit = recon.DefaultMaxFileBytes
+		limit = recon.DefaultMaxUploadBytes
 	}
+	if r.ContentLength > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "clearing file too large", "")
+		return
+	}
+	// A clearing file of a few hundred MiB takes longer to upload and
+	// reconcile than the server's timeouts for payment requests allow.
+	rc := http.NewResponseController(w)
+	deadline := time.Now().Add(UploadTimeout)
+	_ = rc.SetReadDeadline(deadline)
+	_ = rc.SetWriteDeadline(deadline)
 	body := http.MaxBytesReader(w, r.Body, limit)
 	defer func() { _ = body.Close() }()
 	res, err := h.Svc.Run(r.Context(), bank, body, recon.Options{FileName: q.Get("file_name"), Force: force})
