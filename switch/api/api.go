@@ -75,8 +75,21 @@ type Options struct {
 	Registry prometheus.Registerer
 	// MetricsHandler, when set, is served unauthenticated at GET /metrics.
 	MetricsHandler http.Handler
+	// Operator are further operator-only endpoints the assembly mounts
+	// (reconciliation and settlement, switch/recon/reconhttp). They get the
+	// operator token check, rate limit, concurrency bound, access log and
+	// metrics of every admin route, but not BodyLimit: each reads its own
+	// body within its own bound (a clearing file is hundreds of MiB).
+	Operator []OperatorRoute
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+}
+
+// OperatorRoute is an extra operator endpoint: a Go 1.22 pattern under
+// /v1/admin/ and its handler.
+type OperatorRoute struct {
+	Method, Pattern string
+	Handler         http.Handler
 }
 
 // Server is the API. Create it with New; serve Handler().
@@ -102,6 +115,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	inflight map[idemKey]*inflightCall
+	bg       sync.WaitGroup // idempotency records being stored after their answer
 
 	mux      *http.ServeMux
 	pathMux  *http.ServeMux // method-less patterns, to tell 405 from 404
@@ -190,8 +204,20 @@ func New(o Options) (*Server, error) {
 		routes = append(routes, route{method: http.MethodGet, pattern: "/metrics", access: accessPublic,
 			h: func(w http.ResponseWriter, r *http.Request, _ *reqInfo) { mh.ServeHTTP(w, r) }})
 	}
-	seenPath := map[string]bool{}
+	for _, or := range o.Operator {
+		if or.Handler == nil || or.Method == "" || !strings.HasPrefix(or.Pattern, "/v1/admin/") {
+			return nil, fmt.Errorf("api: operator route %s %s: a method, a handler and a /v1/admin/ pattern are required", or.Method, or.Pattern)
+		}
+		h := or.Handler
+		routes = append(routes, route{method: or.Method, pattern: or.Pattern, access: accessOperator, typ: "admin",
+			h: func(w http.ResponseWriter, r *http.Request, _ *reqInfo) { h.ServeHTTP(w, r) }})
+	}
+	seenPath, seenRoute := map[string]bool{}, map[string]bool{}
 	for _, rt := range routes {
+		if seenRoute[rt.method+" "+rt.pattern] {
+			return nil, fmt.Errorf("api: route %s %s registered twice", rt.method, rt.pattern)
+		}
+		seenRoute[rt.method+" "+rt.pattern] = true
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 		s.routeSet = append(s.routeSet, rt.method+" "+rt.pattern)
 		if !seenPath[rt.pattern] {
@@ -256,6 +282,23 @@ func (s *Server) Handler() http.Handler {
 // /readyz answer 503, while requests already running finish. Call it before
 // http.Server.Shutdown so keep-alive connections stop feeding new work.
 func (s *Server) Drain() { s.draining.Store(true) }
+
+// Wait waits until the idempotency records of answered requests are
+// stored (they are written after the answer goes out), or ctx ends. Call
+// it after the HTTP server has shut down, before closing the journal.
+func (s *Server) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.bg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for idempotency records to be stored: %w", ctx.Err())
+	}
+}
 
 // reqInfo collects what the access log and metrics report about a request.
 type reqInfo struct {

@@ -73,9 +73,20 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, ri *reqInfo,
 		switch oc {
 		case IdemNew:
 			res := s.safeRun(serverCtx(r), ri, run)
-			s.store(r, client, requestID, res)
-			s.release(key, f)
+			// The answer goes out before its idempotency record is
+			// stored: the outcome is already journaled, a replay in
+			// this process waits for f, one in another process sees
+			// the key in flight and polls, and a crash in between
+			// leaves the key to stale-key recovery (RecoverStaleKeys),
+			// which settles it from the journal. Storing it first
+			// cost every request one more commit wait.
 			s.respond(w, ri, res.status, res.body)
+			s.bg.Add(1)
+			go func() {
+				defer s.bg.Done()
+				s.store(r, client, requestID, res)
+				s.release(key, f)
+			}()
 			return
 		case IdemReplay:
 			ri.replayed = true

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/acquirer/h2hswitch/switch/recon/reconhttp"
 )
 
 // TestOpenAPIMatchesRoutes keeps docs/openapi.yaml and the registered
@@ -42,7 +44,13 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			documented = append(documented, strings.ToUpper(m)+" "+path)
 		}
 	}
-	h := newHarness(t, func(o *Options) { o.MetricsHandler = http.NotFoundHandler() })
+	// The assembly (switch/app) mounts the reconciliation endpoints as
+	// operator routes; the document covers them too.
+	var recon []OperatorRoute
+	for _, rt := range (&reconhttp.Handlers{}).Routes() {
+		recon = append(recon, OperatorRoute{Method: rt.Method, Pattern: rt.Pattern, Handler: rt.Handler})
+	}
+	h := newHarness(t, func(o *Options) { o.MetricsHandler = http.NotFoundHandler(); o.Operator = recon })
 	served := h.s.Routes()
 	slices.Sort(documented)
 	slices.Sort(served)

@@ -37,6 +37,7 @@ import (
 	"github.com/acquirer/h2hswitch/switch/engine"
 	"github.com/acquirer/h2hswitch/switch/journal"
 	"github.com/acquirer/h2hswitch/switch/journal/cardvault"
+	"github.com/acquirer/h2hswitch/switch/recon"
 	"github.com/acquirer/h2hswitch/switch/standin"
 )
 
@@ -61,6 +62,8 @@ type App struct {
 	// breakers are the banks' circuit breakers (engine and operators).
 	breakers *breaker.Set
 	api      *api.Server
+	// recon is reconciliation and settlement (operator endpoints).
+	recon *recon.Opened
 	// handler serves the API (and /metrics unless metrics.listen is set).
 	handler http.Handler
 	metrics http.Handler
@@ -115,6 +118,9 @@ func Build(ctx context.Context, cfg *config.Config, log zerolog.Logger) (_ *App,
 	}
 
 	un := &unsolicited{log: log}
+	// STANs and RRNs come from blocks reserved in the journal (one write
+	// per block, not per payment), shared by the links and the engine.
+	seqs := engine.NewSequences(a.store, engine.DefaultSequenceBlock)
 	var banks []engine.Bank
 	for _, name := range cfg.BankNames() {
 		b := cfg.Banks[name]
@@ -129,7 +135,7 @@ func Build(ctx context.Context, cfg *config.Config, log zerolog.Logger) (_ *App,
 		}, d,
 			banklink.WithLogger(log),
 			banklink.WithMetrics(a.reg),
-			banklink.WithSTANSource(engine.STANSequence{Store: a.store, Bank: name}),
+			banklink.WithSTANSource(engine.STANSequence{Store: a.store, Bank: name, Blocks: seqs}),
 			banklink.WithOnUnsolicited(un.handle),
 		)
 		if err != nil {
@@ -189,8 +195,9 @@ func Build(ctx context.Context, cfg *config.Config, log zerolog.Logger) (_ *App,
 			RecoverEvery: cfg.SAF.RecoverEvery, RecoverAfter: cfg.SAF.RecoverAfter,
 			CommitTimeout: cfg.SAF.CommitTimeout, WriteTimeout: cfg.SAF.WriteTimeout,
 		},
-		Breaker: a.breakers,
-		StandIn: standIn,
+		Breaker:   a.breakers,
+		StandIn:   standIn,
+		Sequences: seqs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building engine: %w", err)
@@ -228,6 +235,11 @@ func Build(ctx context.Context, cfg *config.Config, log zerolog.Logger) (_ *App,
 	if cfg.Metrics.Listen == "" {
 		opts.MetricsHandler = a.metrics
 	}
+	var reconRoutes []api.OperatorRoute
+	if a.recon, reconRoutes, err = openRecon(ctx, cfg, a.store); err != nil {
+		return nil, err
+	}
+	opts.Operator = reconRoutes
 	a.api, err = api.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("building API: %w", err)
@@ -368,6 +380,9 @@ func (a *App) Serve(ctx context.Context, apiLn, metricsLn net.Listener, hup <-ch
 	if metricsLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", a.metrics)
+		if a.cfg.Metrics.PProf {
+			registerPProf(mux)
+		}
 		metricsSrv = newMetricsServer(mux)
 		go func() { errc <- metricsSrv.Serve(metricsLn) }()
 	}
@@ -388,6 +403,9 @@ func (a *App) Serve(ctx context.Context, apiLn, metricsLn net.Listener, hup <-ch
 	if err := apiSrv.Shutdown(sdCtx); err != nil {
 		a.log.Error().Err(err).Msg("API drain did not finish in time")
 		apiSrv.Close()
+	}
+	if err := a.api.Wait(sdCtx); err != nil {
+		a.log.Error().Err(err).Msg("idempotency records not all stored before shutdown (stale-key recovery settles them)")
 	}
 	if metricsSrv != nil {
 		_ = metricsSrv.Shutdown(sdCtx)
@@ -450,6 +468,11 @@ func (a *App) close(ctx context.Context) {
 		})
 	}
 	wg.Wait()
+	if a.recon != nil {
+		if err := a.recon.Close(); err != nil {
+			a.log.Warn().Err(err).Msg("closing reconciliation")
+		}
+	}
 	if a.store != nil {
 		if err := a.store.Close(); err != nil {
 			a.log.Error().Err(err).Msg("closing journal")

@@ -24,6 +24,7 @@ import (
 
 	"github.com/acquirer/h2hswitch/switch/breaker"
 	"github.com/acquirer/h2hswitch/switch/journal"
+	"github.com/acquirer/h2hswitch/switch/recon"
 	"github.com/acquirer/h2hswitch/switch/standin"
 )
 
@@ -61,6 +62,12 @@ type Config struct {
 	// Breakers tunes each bank's circuit breaker by bank name; a bank not
 	// listed gets the defaults (docs/standin.md).
 	Breakers map[string]breaker.Config `mapstructure:"breakers"`
+	// Recon configures the reconciliation of the banks' clearing files
+	// (docs/recon.md); switchctl reads the same keys.
+	Recon recon.ReconConfig `mapstructure:"recon"`
+	// Settlement is the merchants' commission rates and payout calendar
+	// (docs/recon.md).
+	Settlement recon.SettlementConfig `mapstructure:"settlement"`
 }
 
 // API is the upstream HTTP API.
@@ -99,6 +106,10 @@ type Client struct {
 // API listener.
 type Metrics struct {
 	Listen string `mapstructure:"listen"`
+	// PProf serves Go's /debug/pprof on the metrics listener (profiling
+	// under load); off by default, and only with metrics.listen set, so
+	// it is never reachable on the API listener.
+	PProf bool `mapstructure:"pprof"`
 }
 
 // Log is the process log.
@@ -499,7 +510,18 @@ func (c *Config) validate() []string {
 	}
 	c.validateBanks(&p)
 	c.validateFailures(&p)
+	c.validateRecon(&p)
 	return p
+}
+
+// validateRecon checks the recon and settlement sections against the
+// configured banks; recon names each key.
+func (c *Config) validateRecon(p *problems) {
+	dialects := make(map[string]string, len(c.Banks))
+	for name, b := range c.Banks {
+		dialects[name] = b.Dialect
+	}
+	*p = append(*p, recon.Problems(c.Recon, c.Settlement, dialects)...)
 }
 
 // validateFailures checks the saf, standin and breakers sections.

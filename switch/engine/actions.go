@@ -491,24 +491,30 @@ func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *j
 	}
 	op.Attempts++
 	op.MTI = mti
-	// Write-ahead of the attempt (and of a new STAN): whoever reads the
-	// operation after this — another process taking the item over — sends
-	// a repeat with this STAN, which the bank never applies twice.
-	if err := e.store.UpdateOperation(ctx, op); err != nil {
+	// Write-ahead of the attempt (and of a new STAN), with the outgoing
+	// message's log entry: whoever reads the operation after this —
+	// another process taking the item over — sends a repeat with this
+	// STAN, which the bank never applies twice.
+	out := newMessage(p.ID, op.ID, b.Name, journal.DirOut, logFields(msg))
+	logOut, outSeparately := messageMutations(out)
+	if err := e.store.Write(ctx, append([]journal.Mutation{journal.SaveOperation(op)}, logOut...)...); err != nil {
 		return false, fmt.Errorf("journaling attempt of %s: %w", op.ID, err)
+	}
+	if outSeparately {
+		e.writeMessage(ctx, out)
 	}
 	if fence != nil {
 		if err := fence(ctx); err != nil {
 			return false, fmt.Errorf("not sending %s: %w", op.ID, err)
 		}
 	}
-	e.logMessage(ctx, p.ID, op.ID, b.Name, journal.DirOut, logFields(msg))
 	start := time.Now()
 	resp, sendErr := b.Link.Send(ctx, msg)
 	op.LatencyMS = time.Since(start).Milliseconds()
 	wctx, cancel := e.detached(ctx)
 	defer cancel()
 	acked := false
+	var logIn []journal.Mutation
 	if sendErr != nil {
 		op.LastError = sendErr.Error()
 		if b.NotSent(sendErr) {
@@ -517,7 +523,11 @@ func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *j
 			e.rememberUnanswered(op)
 		}
 	} else {
-		e.logMessage(wctx, p.ID, op.ID, b.Name, journal.DirIn, logFields(resp))
+		in := newMessage(p.ID, op.ID, b.Name, journal.DirIn, logFields(resp))
+		var inSeparately bool
+		if logIn, inSeparately = messageMutations(in); inSeparately {
+			e.writeMessage(wctx, in)
+		}
 		res, err := bankmsg.DecodeResponse(b.Dialect, resp)
 		switch {
 		case err != nil:
@@ -541,7 +551,11 @@ func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *j
 			}
 		}
 	}
-	if err := e.store.UpdateOperation(wctx, op); err != nil {
+	// The outcome and the answer's log entry in one write.
+	if err := e.store.Write(wctx, append([]journal.Mutation{journal.SaveOperation(op)}, logIn...)...); err != nil {
+		if len(logIn) > 0 {
+			e.writeMessage(wctx, logIn[0].(messageEntry).m) // rolled back with the outcome
+		}
 		return acked, fmt.Errorf("recording attempt of %s: %w", op.ID, err)
 	}
 	if sendErr != nil {

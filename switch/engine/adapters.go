@@ -40,14 +40,27 @@ func (a routingAdapter) Route(in RouteInput, usable func(bank string) bool) Rout
 // STANSequence is a banklink.STANSource backed by the journal's per-bank
 // counter, so that two switch processes sharing one journal never hand
 // out the same STAN.
+//
+// With Blocks set (the switch shares the engine's Config.Sequences), values
+// come from blocks this process reserved, one journal write per block;
+// without, every STAN is its own journal write.
 type STANSequence struct {
-	Store journal.Store
-	Bank  string
+	Store  journal.Store
+	Bank   string
+	Blocks *Sequences
 }
 
 // NextSTAN returns the next STAN (1..999999, wrapping).
 func (s STANSequence) NextSTAN(ctx context.Context) (uint32, error) {
-	v, err := s.Store.NextSequence(ctx, "stan:"+s.Bank)
+	var (
+		v   int64
+		err error
+	)
+	if s.Blocks != nil {
+		v, err = s.Blocks.Next(ctx, stanSequence(s.Bank))
+	} else {
+		v, err = s.Store.NextSequence(ctx, stanSequence(s.Bank))
+	}
 	if err != nil {
 		return 0, fmt.Errorf("allocating STAN for %s: %w", s.Bank, err)
 	}

@@ -145,6 +145,9 @@ func (e *Engine) Authorize(ctx context.Context, in AuthorizeInput) (*Payment, er
 			return nil, err
 		}
 		if done {
+			if v := a.view(); v != nil {
+				return v, nil
+			}
 			return e.view(ctx, p.ID)
 		}
 	}
@@ -200,6 +203,26 @@ type authAttempt struct {
 	src        bankmsg.CardSource
 	ccyNumeric string
 	created    bool // the payment row exists
+
+	// ops are the operations this call journaled on the payment, oldest
+	// first; exact says that they and p are exactly what the journal
+	// holds (every write of the call succeeded as planned), so the answer
+	// is built from them instead of being read back.
+	ops   []*journal.Operation
+	exact bool
+}
+
+// view is the payment as journaled, built from memory (nil unless exact).
+func (a *authAttempt) view() *Payment {
+	if !a.exact {
+		return nil
+	}
+	v := &Payment{Payment: *journal.StoredPayment(a.p), Operations: make([]*journal.Operation, len(a.ops))}
+	for i, op := range a.ops {
+		v.Operations[i] = journal.StoredOperation(op)
+	}
+	v.Card.Ciphertext, v.Card.PANHash, v.Card.KeyID = nil, "", 0
+	return v
 }
 
 // save stores the payment (creating it on first use).
@@ -298,9 +321,12 @@ func (a *authAttempt) try(ctx context.Context, b *Bank) (bool, error) {
 		setDecline(p, systemError())
 		return true, a.journalAttempt(ctx, op)
 	}
-	// Write-ahead: the payment and its pending operation are durable before
-	// the message goes out.
-	if err := a.journalAttempt(ctx, op); err != nil {
+	// Write-ahead: the payment, its pending operation and the outgoing
+	// message's log entry are durable, in one write, before the message
+	// goes out.
+	out := newMessage(p.ID, op.ID, b.Name, journal.DirOut, logFields(msg))
+	logOut, outSeparately := messageMutations(out)
+	if err := a.journalAttempt(ctx, op, logOut...); err != nil {
 		if errors.Is(err, journal.ErrVersionConflict) || !a.ambiguousWrite(ctx, op, err) {
 			return false, unavailable("journaling the authorization", err)
 		}
@@ -309,7 +335,9 @@ func (a *authAttempt) try(ctx context.Context, b *Bank) (bool, error) {
 		// and the next bank (or a decline) is journaled on it.
 		return a.notSent(ctx, b, op, "not sent: the write-ahead record's commit was not confirmed in time")
 	}
-	e.logMessage(ctx, p.ID, op.ID, b.Name, journal.DirOut, logFields(msg))
+	if outSeparately {
+		e.writeMessage(ctx, out)
+	}
 	if age := e.now().Sub(op.CreatedAt); age > e.saf.CommitTimeout {
 		// The journal was too slow: sending now could outlive
 		// RecoverAfter (a peer would decline and reverse a request that
@@ -345,8 +373,15 @@ func (a *authAttempt) try(ctx context.Context, b *Bank) (bool, error) {
 		}
 		return true, a.standInAfterTimeout(wctx, b, op)
 	}
-	e.logMessage(wctx, p.ID, op.ID, b.Name, journal.DirIn, logFields(resp))
+	in := newMessage(p.ID, op.ID, b.Name, journal.DirIn, logFields(resp))
+	logIn, inSeparately := messageMutations(in)
 	res, err := bankmsg.DecodeResponse(b.Dialect, resp)
+	if err != nil || inSeparately {
+		// Logged on its own: the answer's record never waits on (or
+		// fails with) its log entry.
+		e.writeMessage(wctx, in)
+		logIn = nil
+	}
 	if err != nil {
 		// An answer we cannot read may be an approval: treat it like no
 		// answer at all.
@@ -370,7 +405,11 @@ func (a *authAttempt) try(ctx context.Context, b *Bank) (bool, error) {
 		op.Status = journal.OpDeclined
 		p.Status = journal.PaymentDeclined
 	}
-	if err := e.store.Write(wctx, journal.SavePayment(p), journal.SaveOperation(op)); err != nil {
+	// The answer and its message's log entry in one write.
+	if err := e.store.Write(wctx, append([]journal.Mutation{journal.SavePayment(p), journal.SaveOperation(op)}, logIn...)...); err != nil {
+		if logIn != nil {
+			e.writeMessage(wctx, in) // rolled back with the answer
+		}
 		if errors.Is(err, journal.ErrVersionConflict) {
 			// A peer's Recover declined the payment and queued a reversal
 			// meanwhile: the gateway gets the payment as journaled
@@ -382,6 +421,7 @@ func (a *authAttempt) try(ctx context.Context, b *Bank) (bool, error) {
 		}
 		return true, fmt.Errorf("recording the answer to %s: %w", p.ID, err)
 	}
+	a.exact = true
 	return true, nil
 }
 
@@ -427,18 +467,21 @@ func (a *authAttempt) notSent(ctx context.Context, b *Bank, op *journal.Operatio
 
 // journalAttempt makes the payment and op durable: created with its first
 // operation, or updated with a further (failover) attempt.
-func (a *authAttempt) journalAttempt(ctx context.Context, op *journal.Operation) error {
+// extra mutations (the message log entry) go in the same write.
+func (a *authAttempt) journalAttempt(ctx context.Context, op *journal.Operation, extra ...journal.Mutation) error {
 	e, p := a.e, a.p
 	if !a.created {
-		if err := e.store.CreatePayment(ctx, p, op); err != nil {
+		if err := e.store.Write(ctx, append([]journal.Mutation{journal.InsertPayment(p), journal.InsertOperation(op)}, extra...)...); err != nil {
 			return fmt.Errorf("journaling payment %s: %w", p.ID, err)
 		}
 		a.created = true
+		a.ops = append(a.ops, op)
 		return nil
 	}
-	if err := e.store.Write(ctx, journal.SavePayment(p), journal.InsertOperation(op)); err != nil {
+	if err := e.store.Write(ctx, append([]journal.Mutation{journal.SavePayment(p), journal.InsertOperation(op)}, extra...)...); err != nil {
 		return fmt.Errorf("journaling attempt %s of %s: %w", op.ID, p.ID, err)
 	}
+	a.ops = append(a.ops, op)
 	return nil
 }
 
@@ -474,13 +517,34 @@ func setDecline(p *journal.Payment, rs Reason) {
 // logMessage journals one masked message; a failure is logged, not
 // returned: the operation's own record is what recovery relies on.
 func (e *Engine) logMessage(ctx context.Context, paymentID, opID, bank string, dir journal.Direction, fields map[string]string) {
-	m := &journal.Message{
+	e.writeMessage(ctx, newMessage(paymentID, opID, bank, dir, fields))
+}
+
+// writeMessage journals m in a write of its own; a failure is logged.
+func (e *Engine) writeMessage(ctx context.Context, m *journal.Message) {
+	if err := e.store.LogMessage(ctx, m); err != nil {
+		e.log.Error().Err(err).Str("payment", m.PaymentID).Str("operation", m.OperationID).Msg("journaling message log")
+	}
+}
+
+// newMessage is the log entry of one masked message.
+func newMessage(paymentID, opID, bank string, dir journal.Direction, fields map[string]string) *journal.Message {
+	return &journal.Message{
 		PaymentID: paymentID, OperationID: opID, Bank: bank, Direction: dir,
 		MTI: fields["0"], STAN: fields["11"], Fields: fields,
 	}
-	if err := e.store.LogMessage(ctx, m); err != nil {
-		e.log.Error().Err(err).Str("payment", paymentID).Str("operation", opID).Msg("journaling message log")
+}
+
+// messageMutations returns m's log entry as mutations to add to the write
+// that records its operation (one transaction and one commit fewer per
+// message), or reports that m must be logged on its own because the
+// journal would refuse it: a malformed log entry must never block the
+// money record it would travel with.
+func messageMutations(m *journal.Message) (muts []journal.Mutation, separately bool) {
+	if journal.CheckMessage(m) != nil {
+		return nil, true
 	}
+	return []journal.Mutation{journal.AppendMessage(m)}, false
 }
 
 // authOp reads the operation that put the payment on the bank's books:

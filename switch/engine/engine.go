@@ -174,6 +174,10 @@ type Config struct {
 	// routing rule leaves no usable bank (and, if it says so, on a
 	// timeout).
 	StandIn StandIn
+	// Sequences hands out the per-bank RRN counter in reserved blocks;
+	// share it with the links' STANSequence. Nil: the engine's own, with
+	// DefaultSequenceBlock.
+	Sequences *Sequences
 }
 
 // Engine runs payments. It is safe for concurrent use.
@@ -191,6 +195,7 @@ type Engine struct {
 	m       *metrics
 	breaker Breaker
 	standIn StandIn
+	seq     *Sequences
 
 	// locks serializes operations on one payment inside this process; the
 	// journal's optimistic versions serialize across processes.
@@ -317,6 +322,10 @@ func New(cfg Config) (*Engine, error) {
 		saf:         cfg.SAF,
 		breaker:     cfg.Breaker,
 		standIn:     cfg.StandIn,
+		seq:         cfg.Sequences,
+	}
+	if e.seq == nil {
+		e.seq = NewSequences(cfg.Store, DefaultSequenceBlock)
 	}
 	m, err := newMetrics(cfg.Metrics)
 	if err != nil {

@@ -35,7 +35,7 @@ func FormatRRN(local time.Time, seq int64) string {
 
 // nextRRN allocates the next RRN of bank from the journal's sequence.
 func (e *Engine) nextRRN(ctx context.Context, b *Bank, now time.Time) (string, error) {
-	seq, err := e.store.NextSequence(ctx, rrnSequence(b.Name))
+	seq, err := e.seq.Next(ctx, rrnSequence(b.Name))
 	if err != nil {
 		return "", fmt.Errorf("allocating RRN for %s: %w", b.Name, err)
 	}

@@ -47,6 +47,12 @@ type Store interface {
 	GetPaymentByRequestID(ctx context.Context, client, requestID string) (*Payment, error)
 	// ListPayments returns payments matching f, oldest first.
 	ListPayments(ctx context.Context, f PaymentFilter) ([]*Payment, error)
+	// SetReconStates records reconciliation outcomes (at most
+	// MaxReconMarks per call, in one transaction): ReconState, and ReconRef
+	// unless the mark's Ref is empty. It does not change Version: the
+	// payment's own writes never touch these columns. Unknown payment ids
+	// are skipped; writing the same marks again changes nothing.
+	SetReconStates(ctx context.Context, marks []ReconMark) error
 	// CardActivity sums the payments made with one card (by PAN hash) since
 	// a time, for stand-in per-card limits. Declined and fully voided
 	// payments are not counted (they hold no funds).
@@ -183,8 +189,10 @@ const (
 	PaymentVoided   PaymentStatus = "voided"   // fully voided
 )
 
-// ReconState is the reconciliation state of a payment (filled by the
-// reconciliation phase; "" until then).
+// ReconState is the reconciliation state of a payment, written by
+// reconciliation (switch/recon) through SetReconStates when a run of a
+// clearing file completes; "" until then. Payment writes (SavePayment)
+// never change it.
 type ReconState string
 
 // Reconciliation states.
@@ -194,7 +202,21 @@ const (
 	ReconMismatch  ReconState = "mismatch"
 	ReconMissing   ReconState = "missing" // in the journal, not in the clearing file
 	ReconUnmatched ReconState = "unmatched"
+	// ReconNotCleared: correctly absent from clearing (a pre-authorization
+	// never captured, a payment voided in full).
+	ReconNotCleared ReconState = "not_cleared"
 )
+
+// ReconMark is one payment's reconciliation outcome for SetReconStates.
+type ReconMark struct {
+	PaymentID string
+	State     ReconState
+	// Ref is the clearing row reference; "" keeps the stored one.
+	Ref string
+}
+
+// MaxReconMarks bounds one SetReconStates call.
+const MaxReconMarks = 10000
 
 // Merchant is the card acceptor of a payment.
 type Merchant struct {
@@ -263,6 +285,10 @@ type Payment struct {
 	RefundedAmount int64
 
 	ReconState ReconState
+	// ReconRef names the clearing row the payment's sale matched, as
+	// "<bank>/<settlement day>/<line>" (e.g. "alfa/2026-11-30/17"); "" when
+	// none. Written with ReconState.
+	ReconRef string
 
 	CreatedAt time.Time
 	UpdatedAt time.Time

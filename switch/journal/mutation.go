@@ -73,10 +73,10 @@ const paymentCols = `id, client, request_id, type, status, amount, currency,
  order_id, description, masked_pan, brand, pan_hash, pan_key_id, pan_ciphertext, card_source, wallet,
  bank, route, acquirer_id, stan, rrn, transmission_us, local_us,
  auth_code, response_code, bank_response_code, reason, reason_code, stand_in, network_transaction_id,
- captured_amount, voided_amount, refunded_amount, recon_state, created_us, updated_us, version`
+ captured_amount, voided_amount, refunded_amount, recon_state, created_us, updated_us, version, recon_ref`
 
 const paymentPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
- ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+ ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 func validPaymentStatus(s PaymentStatus) bool {
 	switch s {
@@ -138,7 +138,7 @@ func validatePayment(p *Payment) error {
 	return checkLengths("payment", p.ID, p.Client, p.RequestID, p.Currency, p.Merchant.ID, p.Merchant.TerminalID,
 		p.Merchant.MCC, p.Merchant.Name, p.Merchant.City, p.Merchant.Country, p.Merchant.SubMerchantID, c.MaskedPAN,
 		c.Brand, c.Source, c.Wallet, p.Bank, p.Route, p.AcquirerID, p.STAN, p.RRN, p.AuthCode, p.ResponseCode,
-		p.BankResponseCode, p.NetworkTransactionID, string(p.ReconState))
+		p.BankResponseCode, p.NetworkTransactionID, string(p.ReconState), p.ReconRef)
 }
 
 // maxFieldLen bounds the identifier-like text columns (ids, codes, names):
@@ -176,7 +176,7 @@ func paymentArgs(p *Payment) []any {
 		cleanText(p.OrderID), cleanText(p.Description), c.MaskedPAN, c.Brand, c.PANHash, int64(c.KeyID), c.Ciphertext, c.Source, c.Wallet,
 		p.Bank, p.Route, p.AcquirerID, p.STAN, p.RRN, toUS(p.TransmissionTime), toUS(p.LocalTime),
 		p.AuthCode, p.ResponseCode, p.BankResponseCode, cleanText(p.Reason), int64(p.ReasonCode), p.StandIn, p.NetworkTransactionID,
-		p.CapturedAmount, p.VoidedAmount, p.RefundedAmount, string(p.ReconState), toUS(p.CreatedAt), toUS(p.UpdatedAt), p.Version}
+		p.CapturedAmount, p.VoidedAmount, p.RefundedAmount, string(p.ReconState), toUS(p.CreatedAt), toUS(p.UpdatedAt), p.Version, p.ReconRef}
 }
 
 func scanPayment(r rowIter) (*Payment, error) {
@@ -193,7 +193,7 @@ func scanPayment(r rowIter) (*Payment, error) {
 		&p.OrderID, &p.Description, &c.MaskedPAN, &c.Brand, &c.PANHash, &keyID, &c.Ciphertext, &c.Source, &c.Wallet,
 		&p.Bank, &p.Route, &p.AcquirerID, &p.STAN, &p.RRN, &trUS, &locUS,
 		&p.AuthCode, &p.ResponseCode, &p.BankResponseCode, &p.Reason, &reasonCode, &p.StandIn, &p.NetworkTransactionID,
-		&p.CapturedAmount, &p.VoidedAmount, &p.RefundedAmount, &recon, &crUS, &upUS, &p.Version)
+		&p.CapturedAmount, &p.VoidedAmount, &p.RefundedAmount, &recon, &crUS, &upUS, &p.Version, &p.ReconRef)
 	if err != nil {
 		return nil, fmt.Errorf("journal: reading payment: %w", err)
 	}
@@ -231,9 +231,10 @@ func InsertPayment(p *Payment) Mutation {
 }
 
 // SavePayment updates the mutable fields of a payment (status, bank data,
-// response, amounts, reconciliation state) if p.Version is the stored
-// version; ErrVersionConflict otherwise. The identity, card, merchant and
-// request fields never change.
+// response, amounts) if p.Version is the stored version;
+// ErrVersionConflict otherwise. The identity, card, merchant and request
+// fields never change, nor do ReconState and ReconRef: reconciliation owns
+// them (SetReconStates), so a payment read before a run cannot undo it.
 func SavePayment(p *Payment) Mutation {
 	var newVersion int64
 	var updated time.Time
@@ -252,11 +253,11 @@ func SavePayment(p *Payment) Mutation {
 			newVersion = p.Version + 1
 			n, err := t.q.exec(ctx, `UPDATE payments SET status = ?, bank = ?, route = ?, acquirer_id = ?, stan = ?, rrn = ?,
  transmission_us = ?, local_us = ?, auth_code = ?, response_code = ?, bank_response_code = ?, reason = ?, reason_code = ?,
- stand_in = ?, network_transaction_id = ?, captured_amount = ?, voided_amount = ?, refunded_amount = ?, recon_state = ?,
+ stand_in = ?, network_transaction_id = ?, captured_amount = ?, voided_amount = ?, refunded_amount = ?,
  updated_us = ?, version = ? WHERE id = ? AND version = ?`,
 				string(p.Status), p.Bank, p.Route, p.AcquirerID, p.STAN, p.RRN,
 				toUS(p.TransmissionTime), toUS(p.LocalTime), p.AuthCode, p.ResponseCode, p.BankResponseCode, cleanText(p.Reason), int64(p.ReasonCode),
-				p.StandIn, p.NetworkTransactionID, p.CapturedAmount, p.VoidedAmount, p.RefundedAmount, string(p.ReconState),
+				p.StandIn, p.NetworkTransactionID, p.CapturedAmount, p.VoidedAmount, p.RefundedAmount,
 				toUS(updated), newVersion, p.ID, p.Version)
 			if err != nil {
 				return classify(t, "updating payment "+p.ID, err)
@@ -267,6 +268,40 @@ func SavePayment(p *Payment) Mutation {
 			return nil
 		},
 		after: func() { p.Version, p.UpdatedAt = newVersion, updated },
+	}
+}
+
+// SetReconStates records reconciliation outcomes (Store.SetReconStates).
+// The marks are validated before anything is written.
+func SetReconStates(marks []ReconMark) Mutation {
+	return &mut{
+		check: func() error {
+			if len(marks) > MaxReconMarks {
+				return invalid("%d reconciliation marks, limit %d", len(marks), MaxReconMarks)
+			}
+			for _, m := range marks {
+				if m.PaymentID == "" || m.State == ReconNone {
+					return invalid("reconciliation mark needs a payment id and a state")
+				}
+				if err := checkLengths("reconciliation mark", m.PaymentID, string(m.State), m.Ref); err != nil {
+					return err
+				}
+				if cardvault.ContainsPAN(m.Ref) {
+					return invalid("reconciliation reference holds a card number")
+				}
+			}
+			return nil
+		},
+		run: func(ctx context.Context, t *txCtx) error {
+			for _, m := range marks {
+				_, err := t.q.exec(ctx, `UPDATE payments SET recon_state = ?,
+ recon_ref = CASE WHEN ? = '' THEN recon_ref ELSE ? END WHERE id = ?`, string(m.State), m.Ref, m.Ref, m.PaymentID)
+				if err != nil {
+					return classify(t, "recording the reconciliation state of "+m.PaymentID, err)
+				}
+			}
+			return nil
+		},
 	}
 }
 
@@ -459,16 +494,7 @@ func AppendMessage(m *Message) Mutation {
 	)
 	return &mut{
 		check: func() error {
-			if m == nil {
-				return invalid("nil message")
-			}
-			if m.Direction != DirIn && m.Direction != DirOut {
-				return invalid("message direction %q", m.Direction)
-			}
-			if len(m.MTI) != 4 || !isDigits(m.MTI) {
-				return invalid("message MTI %q", cleanText(m.MTI))
-			}
-			if err := checkLengths("message", m.PaymentID, m.OperationID, m.Bank, m.STAN); err != nil {
+			if err := CheckMessage(m); err != nil {
 				return err
 			}
 			clean, changed := Sanitize(m.Fields)

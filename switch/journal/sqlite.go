@@ -22,6 +22,13 @@ import (
 type sqliteBackend struct {
 	w *sql.DB
 	r *sql.DB
+	// Prepared statements (SQLite parses and plans a statement's text on
+	// every unprepared call, which was a quarter of the switch's CPU).
+	// The writer has one connection, held by the open transaction, so a
+	// statement first seen inside a transaction is prepared once that
+	// transaction has ended (stmtCache.pending).
+	ws *stmtCache
+	rs *stmtCache
 }
 
 func sqliteDSN(path string, cfg Config, write bool) string {
@@ -77,7 +84,7 @@ func openSQLite(ctx context.Context, cfg Config) (backend, error) {
 	}
 	r.SetMaxOpenConns(cfg.MaxConns)
 	r.SetMaxIdleConns(cfg.MaxConns)
-	return &sqliteBackend{w: w, r: r}, nil
+	return &sqliteBackend{w: w, r: r, ws: newStmtCache(w), rs: newStmtCache(r)}, nil
 }
 
 func (b *sqliteBackend) name() string { return DriverSQLite }
@@ -87,10 +94,10 @@ func (b *sqliteBackend) begin(ctx context.Context) (tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sqlTx{t}, nil
+	return &sqlTx{t: t, stmts: b.ws}, nil
 }
 
-func (b *sqliteBackend) reader() querier { return sqlDB{b.r} }
+func (b *sqliteBackend) reader() querier { return sqlDB{db: b.r, stmts: b.rs} }
 
 func (b *sqliteBackend) isUnique(err error) bool {
 	var se *sqlite.Error
@@ -110,7 +117,7 @@ func (b *sqliteBackend) claimSQL() string { return fmt.Sprintf(claimSQLBase, "")
 func (b *sqliteBackend) ping(ctx context.Context) error { return b.r.PingContext(ctx) }
 
 func (b *sqliteBackend) close() error {
-	return errors.Join(b.r.Close(), b.w.Close())
+	return errors.Join(b.rs.close(), b.ws.close(), b.r.Close(), b.w.Close())
 }
 
 // database/sql adapters.
@@ -119,10 +126,22 @@ type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { _ = r.Rows.Close() }
 
-type sqlDB struct{ db *sql.DB }
+type sqlDB struct {
+	db    *sql.DB
+	stmts *stmtCache
+}
 
 func (d sqlDB) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := d.db.ExecContext(ctx, q, textArgs(args)...)
+	st, err := d.stmts.prepared(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	var res sql.Result
+	if st != nil {
+		res, err = st.ExecContext(ctx, textArgs(args)...)
+	} else {
+		res, err = d.db.ExecContext(ctx, q, textArgs(args)...)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -130,35 +149,79 @@ func (d sqlDB) exec(ctx context.Context, q string, args ...any) (int64, error) {
 }
 
 func (d sqlDB) query(ctx context.Context, q string, args ...any) (rowIter, error) {
-	rows, err := d.db.QueryContext(ctx, q, textArgs(args)...)
+	st, err := d.stmts.prepared(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	var rows *sql.Rows
+	if st != nil {
+		rows, err = st.QueryContext(ctx, textArgs(args)...)
+	} else {
+		rows, err = d.db.QueryContext(ctx, q, textArgs(args)...)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return sqlRows{rows}, nil
 }
 
-type sqlTx struct{ t *sql.Tx }
+// sqlTx is a write transaction on the writer's single connection. Its
+// statements come from the writer's cache; one not cached yet runs
+// unprepared and is queued for preparing after the transaction.
+type sqlTx struct {
+	t     *sql.Tx
+	stmts *stmtCache
+}
 
-func (t sqlTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := t.t.ExecContext(ctx, q, textArgs(args)...)
+func (t *sqlTx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if st := t.stmts.lookup(q); st != nil {
+		return t.t.StmtContext(ctx, st)
+	}
+	t.stmts.want(q)
+	return nil
+}
+
+func (t *sqlTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	var (
+		res sql.Result
+		err error
+	)
+	if st := t.stmt(ctx, q); st != nil {
+		res, err = st.ExecContext(ctx, textArgs(args)...)
+	} else {
+		res, err = t.t.ExecContext(ctx, q, textArgs(args)...)
+	}
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
 
-func (t sqlTx) query(ctx context.Context, q string, args ...any) (rowIter, error) {
-	rows, err := t.t.QueryContext(ctx, q, textArgs(args)...)
+func (t *sqlTx) query(ctx context.Context, q string, args ...any) (rowIter, error) {
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if st := t.stmt(ctx, q); st != nil {
+		rows, err = st.QueryContext(ctx, textArgs(args)...)
+	} else {
+		rows, err = t.t.QueryContext(ctx, q, textArgs(args)...)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return sqlRows{rows}, nil
 }
 
-func (t sqlTx) commit(context.Context) error { return t.t.Commit() }
+func (t *sqlTx) commit(ctx context.Context) error {
+	err := t.t.Commit()
+	t.stmts.preparePending(ctx)
+	return err
+}
 
-func (t sqlTx) rollback(context.Context) error {
+func (t *sqlTx) rollback(ctx context.Context) error {
 	err := t.t.Rollback()
+	t.stmts.preparePending(ctx)
 	if errors.Is(err, sql.ErrTxDone) {
 		return nil
 	}

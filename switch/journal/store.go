@@ -342,6 +342,13 @@ func (s *store) ListPayments(ctx context.Context, f PaymentFilter) ([]*Payment, 
 	return s.queryPayments(ctx, where+` ORDER BY id LIMIT ?`, args...)
 }
 
+func (s *store) SetReconStates(ctx context.Context, marks []ReconMark) error {
+	if len(marks) == 0 {
+		return nil
+	}
+	return s.Write(ctx, SetReconStates(marks))
+}
+
 func (s *store) CardActivity(ctx context.Context, panHash string, since time.Time) (CardActivity, error) {
 	var a CardActivity
 	err := queryOne(ctx, s.be.reader(), `SELECT COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM payments

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -294,5 +295,33 @@ func Open(ctx context.Context, fc *FileConfig, states StateWriter) (*Opened, err
 		_ = o.Close()
 		return nil, err
 	}
+	return o, nil
+}
+
+// OpenStandalone is Open for a process that has no journal store of its
+// own (switchctl): it opens the journal to write the payments' states
+// back, and refuses a SQLite journal that does not exist rather than
+// creating an empty one.
+func OpenStandalone(ctx context.Context, fc *FileConfig) (*Opened, error) {
+	jcfg := fc.JournalConfig()
+	if jcfg.Driver == "" || jcfg.Driver == journal.DriverSQLite {
+		path := jcfg.DSN
+		if path == "" {
+			path = journal.DefaultSQLitePath
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("recon: the journal %s: %w", path, err)
+		}
+	}
+	js, err := journal.Open(ctx, jcfg)
+	if err != nil {
+		return nil, fmt.Errorf("recon: opening the journal to record reconciliation states: %w", err)
+	}
+	o, err := Open(ctx, fc, js)
+	if err != nil {
+		_ = js.Close()
+		return nil, err
+	}
+	o.closer = append([]func() error{js.Close}, o.closer...)
 	return o, nil
 }

@@ -158,6 +158,7 @@ func (f *fixture) service(st *Store, src Source) *Service {
 		},
 		TempDir:    f.dir,
 		Settlement: SettlementConfig{DefaultRate: "2.5%", MerchantRates: map[string]string{"M00000000000456": "2.0%"}},
+		States:     f.js,
 	}, src, st)
 	if err != nil {
 		f.t.Fatalf("NewService: %v", err)
@@ -328,6 +329,21 @@ func (f *fixture) items(runID string) []got {
 	})
 	if err != nil {
 		f.t.Fatal(err)
+	}
+	return out
+}
+
+// journalStates returns the reconciliation state and reference the journal
+// holds for each named payment of a scenario.
+func (f *fixture) journalStates(ids map[string]string) map[string][2]string {
+	f.t.Helper()
+	out := map[string][2]string{}
+	for name, id := range ids {
+		p, err := f.js.GetPayment(f.ctx, id)
+		if err != nil {
+			f.t.Fatalf("GetPayment %s: %v", name, err)
+		}
+		out[name] = [2]string{string(p.ReconState), p.ReconRef}
 	}
 	return out
 }

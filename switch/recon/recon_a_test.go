@@ -167,6 +167,42 @@ func testReconBankAEveryCategory(t *testing.T, mode string) {
 		t.Fatalf("state of P6: %+v %v", states, err)
 	}
 
+	// Written back to the journal: per payment the worst outcome of its
+	// items in the run, and its sale's row.
+	names := map[string]string{}
+	for n, p := range sc.p {
+		names[n] = p.ID
+	}
+	wantStates := map[string][2]string{
+		"P1":  {"mismatch", "alfa/2026-11-30/2"}, // matched, but its refund row is unknown
+		"P2":  {"mismatch", "alfa/2026-11-30/3"},
+		"P3":  {"missing", "alfa/2026-11-30/0"},
+		"P4":  {"mismatch", "alfa/2026-11-30/4"}, // matched, then cleared twice
+		"P5":  {"mismatch", "alfa/2026-11-30/6"},
+		"P6":  {"matched", "alfa/2026-11-30/7"},
+		"P7":  {"matched", "alfa/2026-11-30/8"},
+		"P8":  {"not_cleared", "alfa/2026-11-30/0"},
+		"P9":  {"matched", "alfa/2026-11-30/9"},
+		"P10": {"matched", "alfa/2026-11-30/10"},
+		"P11": {"matched", "alfa/2026-11-30/11"},
+		"P13": {"mismatch", "alfa/2026-11-30/17"},
+		"P14": {"mismatch", "alfa/2026-11-30/18"},
+		"P15": {"matched", "alfa/2026-11-30/19"},
+		"P16": {"missing", "alfa/2026-11-30/20"}, // its refund is missing
+		"P17": {"not_cleared", "alfa/2026-11-30/0"},
+	}
+	gotStates := f.journalStates(names)
+	for n, w := range wantStates {
+		if gotStates[n] != w {
+			t.Errorf("journal state of %s: %v, want %v", n, gotStates[n], w)
+		}
+	}
+	for n, g := range gotStates {
+		if _, ok := wantStates[n]; !ok && g != [2]string{} {
+			t.Errorf("journal state of %s (not in the run): %v", n, g)
+		}
+	}
+
 	st, err := f.svc.Settlement(f.ctx, sc.settle)
 	if err != nil {
 		t.Fatalf("Settlement: %v", err)
@@ -277,6 +313,12 @@ func TestReconIdempotentAndSecondFileRefused(t *testing.T) {
 	sort.Strings(missing)
 	if !reflect.DeepEqual(missing, wantMissing) {
 		t.Fatalf("missing after forced run:\n got %v\nwant %v", missing, wantMissing)
+	}
+	// The journal follows the forced run: P2 is now missing from that
+	// day's file; P1 is matched (its unknown refund row is gone).
+	if js := f.journalStates(map[string]string{"P1": sc.p["P1"].ID, "P2": sc.p["P2"].ID}); js["P1"] != [2]string{"matched", "alfa/2026-11-30/2"} ||
+		js["P2"] != [2]string{"missing", "alfa/2026-11-30/0"} {
+		t.Errorf("journal states after the forced run: %v", js)
 	}
 	// Settlement follows the active run only: P1 150000 − 3750 commission.
 	st, err := f.svc.Settlement(f.ctx, sc.settle)

@@ -143,8 +143,11 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		if !validIdent(schema) {
 			return nil, fmt.Errorf("recon.store.schema: %q is not a plain identifier", schema)
 		}
+		// Switches starting together would race on CREATE ... IF NOT
+		// EXISTS (PostgreSQL raises a unique violation on its catalog):
+		// the schema is created under a transaction-scoped advisory lock.
 		boot := stdlib.OpenDB(*pc.Copy())
-		_, err = boot.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+schema)
+		err = createPGSchema(ctx, boot, schema)
 		_ = boot.Close()
 		if err != nil {
 			return nil, fmt.Errorf("recon store: creating schema %s: %w", schema, err)
@@ -152,7 +155,8 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		pc.RuntimeParams["search_path"] = schema
 		db = stdlib.OpenDB(*pc)
 		db.SetMaxOpenConns(8)
-		s.pg = true
+		s.db, s.pg = db, true
+		return s, nil
 	default:
 		return nil, fmt.Errorf("recon.store.driver: %q is not sqlite or postgres", cfg.Driver)
 	}
@@ -164,6 +168,26 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// pgSchemaLock is the advisory lock key serializing the creation of the
+// recon store's schema ("reconstr").
+const pgSchemaLock = 0x7265636f6e737472
+
+func createPGSchema(ctx context.Context, db *sql.DB, schema string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	stmts := append([]string{`SELECT pg_advisory_xact_lock(` + strconv.FormatInt(pgSchemaLock, 10) + `)`,
+		`CREATE SCHEMA IF NOT EXISTS ` + schema, `SET LOCAL search_path TO ` + schema}, schemaSQL()...)
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 func validIdent(s string) bool {

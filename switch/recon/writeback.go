@@ -9,29 +9,21 @@ import (
 	"github.com/acquirer/h2hswitch/switch/journal"
 )
 
-// Reconciliation states written back to the journal's payments. The journal
-// keeps a coarse state per payment (journal.ReconState); the category of
-// every item stays in the reconciliation store.
-const (
-	// ReconNotCleared marks a payment correctly absent from clearing: a
-	// pre-authorization never captured, a payment voided in full.
-	ReconNotCleared journal.ReconState = "not_cleared"
-)
+// ReconNotCleared marks a payment correctly absent from clearing: a
+// pre-authorization never captured, a payment voided in full.
+const ReconNotCleared = journal.ReconNotCleared
 
-// StateMark is what a run writes back to one journal payment.
-type StateMark struct {
-	PaymentID string
-	State     journal.ReconState
-	// Ref names the clearing row the payment's sale matched as
-	// "<bank>/<settlement day>/<line>" (e.g. "alfa/2026-11-30/17"); ""
-	// when this run holds no row of the sale (a missing payment, a run
-	// with only its refund): the journal keeps the reference it has.
-	Ref string
-}
+// StateMark is what a run writes back to one journal payment: its state
+// and, as Ref, the clearing row its sale matched as
+// "<bank>/<settlement day>/<line>" (e.g. "alfa/2026-11-30/17"; line 0: due
+// in that day's file and absent from it), or "" when the run holds only
+// the payment's refund or chargeback: the journal keeps the reference it
+// has.
+type StateMark = journal.ReconMark
 
 // StateWriter records reconciliation states in the journal. It is defined
-// here, by its consumer; the journal's store implements it. Writing the
-// same marks twice must change nothing.
+// here, by its consumer; journal.Store implements it. Writing the same
+// marks twice must change nothing.
 type StateWriter interface {
 	SetReconStates(ctx context.Context, marks []StateMark) error
 }
@@ -120,7 +112,9 @@ func (s *Service) writeStates(ctx context.Context, run *Run) error {
 		if st := StateOf(it.Category); severity(st) > severity(cur.State) {
 			cur.State = st
 		}
-		if cur.Ref == "" && it.Kind == KindSale && it.Line > 0 {
+		// The first row of the sale; a sale due that day but absent from
+		// the file (missing, informational) is line 0 of that day's run.
+		if it.Kind == KindSale && (cur.Ref == "" || (it.Line > 0 && cur.Ref == prefix+"0")) {
 			cur.Ref = prefix + strconv.FormatInt(it.Line, 10)
 		}
 		return nil

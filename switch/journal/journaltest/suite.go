@@ -77,6 +77,7 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 		{"NoCardDataAtRest", testNoCardDataAtRest},
 		{"FindOperationsBySTAN", testFindBySTAN},
 		{"Paging", testPaging},
+		{"ReconStates", testReconStates},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -79,7 +79,7 @@ func open(ctx context.Context, cmd *cobra.Command) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	o, err := recon.Open(ctx, fc, nil)
+	o, err := recon.OpenStandalone(ctx, fc)
 	if err != nil {
 		return nil, err
 	}
