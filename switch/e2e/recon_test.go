@@ -3,8 +3,11 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +23,7 @@ import (
 	"github.com/acquirer/h2hswitch/specs/calendar"
 	"github.com/acquirer/h2hswitch/switch/app"
 	"github.com/acquirer/h2hswitch/switch/config"
+	"github.com/acquirer/h2hswitch/switch/journal"
 	"github.com/acquirer/h2hswitch/switch/recon"
 	"github.com/acquirer/h2hswitch/switch/recon/cli"
 )
@@ -56,6 +60,12 @@ const standInSber = `standin:
       max_amount: {KZT: 5000000}
       daily_count: 5
       daily_amount: {KZT: 10000000}
+`
+
+// settlementYAML is the switch's settlement section: mA1's own rate.
+const settlementYAML = `settlement:
+  default_rate: "2.5%"
+  merchant_rates: {M0000000000A001: "2.0%"}
 `
 
 // reconYAML is switchctl's configuration: the switch's journal and banks,
@@ -450,6 +460,26 @@ func TestReconCleanDay(t *testing.T) {
 			t.Errorf("payment %s: %d matched refunds, want %d", id, refunds, want)
 		}
 	}
+	// switchctl wrote each payment's state and clearing row to the journal.
+	states := journalRecon(t, e.dir, a1.id, a3.id, a4.id, a5.id, a6.id, a7.id, a8.id, b1.id, b3.id, b4.id, b5.id, b6id)
+	bankOf := map[string]string{a1.id: "alfa", a3.id: "alfa", a5.id: "alfa", a6.id: "alfa"}
+	for id := range cleared {
+		bank := bankOf[id]
+		if bank == "" {
+			bank = "sber"
+		}
+		if st := states[id]; st[0] != "matched" || !strings.HasPrefix(st[1], bank+"/") || strings.HasSuffix(st[1], "/0") {
+			t.Errorf("journal state of %s: %v", id, st)
+		}
+	}
+	for _, id := range []string{a4.id, a8.id, b5.id} {
+		if states[id][0] != "not_cleared" {
+			t.Errorf("journal state of %s: %v, want not_cleared", id, states[id])
+		}
+	}
+	if states[a7.id] != [2]string{} {
+		t.Errorf("the timed-out, reversed payment has a state: %v", states[a7.id])
+	}
 	if x, _ := sber.sim.Ledger().ByRRN(b6.RRN); x.AuthCode == "" {
 		t.Errorf("stand-in at the host without auth code: %+v", x)
 	}
@@ -690,4 +720,170 @@ func TestReconInjectedBreaks(t *testing.T) {
 			t.Errorf("%s second file: exit %d\n%s", b.name, code, text)
 		}
 	}
+}
+
+// journalRecon reads a payment's reconciliation state and clearing row
+// reference from the switch's SQLite journal (a second store on the same
+// file, as an operator's tool would open it).
+func journalRecon(t *testing.T, dir string, ids ...string) map[string][2]string {
+	t.Helper()
+	ctx := context.Background()
+	js, err := journal.Open(ctx, journal.Config{Driver: journal.DriverSQLite, DSN: filepath.Join(dir, "journal.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = js.Close() }()
+	out := map[string][2]string{}
+	for _, id := range ids {
+		p, err := js.GetPayment(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[id] = [2]string{string(p.ReconState), p.ReconRef}
+	}
+	return out
+}
+
+// upload posts a clearing file to the operator endpoint.
+func (s *sw) upload(token, query string, data []byte) (int, map[string]any) {
+	s.e.t.Helper()
+	req, err := http.NewRequest("POST", s.base+"/v1/admin/recon?"+query, bytes.NewReader(data))
+	if err != nil {
+		s.e.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "text/plain")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		s.e.t.Fatal(err)
+	}
+	s.e.bodies.Write(raw)
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		s.e.t.Fatalf("upload answer %d %q", resp.StatusCode, raw)
+	}
+	return resp.StatusCode, m
+}
+
+// TestReconOperatorEndpoints: the switch serves reconciliation and
+// settlement on its operator API, over real HTTP, behind the operator
+// token: a clearing file larger than the 64 KiB payment body limit is
+// uploaded and reconciled, the payments' states reach the journal, the
+// run, a payment's items and the settlement (JSON, CSV, HTML, Excel) are
+// read back, the same file replays and another file is refused.
+func TestReconOperatorEndpoints(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, routesByMerchant)
+	if wait := time.Until(nextCutOff(time.Now(), e.alfa.sim.Calendar())); wait < 20*time.Second {
+		time.Sleep(wait + time.Second)
+	}
+	s := e.startSwitchWith(settlementYAML)
+	start := time.Now()
+	p1 := s.payAt("purchase", mA1, 150000, "4000000000000010")
+	p2 := s.payAt("purchase", mA2, 80000, "4000000000000028")
+	pre := s.payAt("preauth", mA2, 50000, "5100000000000008") // never captured
+	if p1.status != "approved" || p2.status != "approved" || pre.status != "approved" {
+		t.Fatalf("payments: %+v %+v %+v", p1, p2, pre)
+	}
+	day := e.alfa.sim.Calendar().SettlementDay(start)
+	if end := e.alfa.sim.Calendar().SettlementDay(time.Now()); end != day {
+		t.Fatalf("the payments straddle a cut-off (%s, %s)", day, end)
+	}
+	// Unknown rows fill the file beyond 64 KiB: 700 rows of ~130 bytes.
+	req := settlement.Request{Date: day}
+	for i := range 700 {
+		req.Breaks = append(req.Breaks, settlement.Break{Type: settlement.BreakUnknown, RRN: fmt.Sprintf("77%010d", i),
+			STAN: fmt.Sprintf("%06d", 700000+i), MerchantID: mA1, TerminalID: terminalOf[mA1], Amount: 1000})
+	}
+	name, data, err := e.alfa.sim.Clearing(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) <= 64<<10 {
+		t.Fatalf("file of %d bytes, want more than 64 KiB", len(data))
+	}
+	q := "bank=alfa&file_name=" + name
+
+	if st, m := s.upload(gatewayToken, q, data); st != http.StatusForbidden {
+		t.Fatalf("gateway token: %d %v", st, m)
+	}
+	st, doc := s.upload(operatorToken, q, data)
+	if st != 200 {
+		t.Fatalf("upload: %d %v", st, doc)
+	}
+	run, _ := doc["run"].(map[string]any)
+	counts, _ := run["counts"].(map[string]any)
+	if doc["replayed"] != false || run["rows"] != 702.0 || run["breaks"] != 700.0 || counts["matched"] != 2.0 ||
+		counts["unknown_in_journal"] != 700.0 || counts["preauth_uncaptured"] != 1.0 || run["settlement_date"] != day.String() {
+		t.Fatalf("run: %v", run)
+	}
+	if st, again := s.upload(operatorToken, q, data); st != 200 || again["replayed"] != true {
+		t.Fatalf("same file again: %d %v", st, again["replayed"])
+	}
+	if st, m := s.upload(operatorToken, q, otherFile(t, e, day)); st != http.StatusConflict || errCode(m) != "invalid_state" {
+		t.Fatalf("another file: %d %v", st, m)
+	}
+
+	// The journal carries each payment's state and its clearing row.
+	js := journalRecon(t, e.dir, p1.id, p2.id, pre.id)
+	ref := func(line int) string { return fmt.Sprintf("alfa/%s/%d", day, line) }
+	if js[p1.id][0] != "matched" || !strings.HasPrefix(js[p1.id][1], "alfa/"+day.String()+"/") ||
+		js[p2.id][0] != "matched" || js[pre.id] != [2]string{"not_cleared", ref(0)} {
+		t.Errorf("journal states: %v", js)
+	}
+
+	st, items := s.call("GET", "/v1/admin/recon/payments/"+p1.id, operatorToken, "")
+	if list, _ := items["items"].([]any); st != 200 || items["recon_state"] != "matched" || len(list) != 1 {
+		t.Errorf("payment items: %d %v", st, items)
+	}
+	for _, c := range []struct{ path, ctype, has string }{
+		{"/v1/admin/recon?bank=alfa&date=" + day.String(), "application/json", `"unknown_in_journal"`},
+		{"/v1/admin/recon?bank=alfa&date=" + day.String() + "&format=csv", "text/csv", p1.id},
+		{"/v1/admin/recon?bank=alfa&date=" + day.String() + "&format=html", "text/html", "unknown_in_journal"},
+		{"/v1/admin/settlement?date=" + day.String(), "application/json", `"net_payout": 147000`},
+		{"/v1/admin/settlement?date=" + day.String() + "&format=xlsx", "application/vnd.openxmlformats", "PK"},
+	} {
+		req, _ := http.NewRequest("GET", s.base+c.path, nil)
+		req.Header.Set("Authorization", "Bearer "+operatorToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), c.ctype) || !bytes.Contains(raw, []byte(c.has)) {
+			t.Errorf("GET %s: %d %s, %d bytes, want %q", c.path, resp.StatusCode, resp.Header.Get("Content-Type"), len(raw), c.has)
+		}
+	}
+	// The settlement JSON: mA1 150000 at 2.0 % → net 147000; mA2 80000 at
+	// 2.5 % → 78000; the unknown rows are held.
+	st, sm := s.call("GET", "/v1/admin/settlement?date="+day.String(), operatorToken, "")
+	merchants, _ := sm["merchants"].([]any)
+	nets := map[string]any{}
+	for _, m := range merchants {
+		mm := m.(map[string]any)
+		nets[mm["merchant_id"].(string)] = []any{mm["net_payout"], mm["held_count"]}
+	}
+	if st != 200 || fmt.Sprint(nets[mA1]) != "[147000 700]" || fmt.Sprint(nets[mA2]) != "[78000 0]" {
+		t.Errorf("settlement: %d %v", st, nets)
+	}
+	if st, m := s.call("GET", "/v1/admin/settlement?date="+day.String(), gatewayToken, ""); st != http.StatusForbidden {
+		t.Errorf("settlement with the gateway token: %d %v", st, m)
+	}
+}
+
+// otherFile returns a Bank A clearing file for day that differs from the
+// accepted one, to be refused.
+func otherFile(t *testing.T, e *env, day calendar.Date) []byte {
+	t.Helper()
+	_, data, err := e.alfa.sim.Clearing(settlement.Request{Date: day, Breaks: []settlement.Break{{Type: settlement.BreakUnknown, Amount: 5000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

@@ -514,7 +514,10 @@ func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *j
 	wctx, cancel := e.detached(ctx)
 	defer cancel()
 	acked := false
-	var logIn []journal.Mutation
+	var (
+		in    *journal.Message
+		logIn []journal.Mutation // in's log entry, written with the outcome
+	)
 	if sendErr != nil {
 		op.LastError = sendErr.Error()
 		if b.NotSent(sendErr) {
@@ -523,7 +526,7 @@ func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *j
 			e.rememberUnanswered(op)
 		}
 	} else {
-		in := newMessage(p.ID, op.ID, b.Name, journal.DirIn, logFields(resp))
+		in = newMessage(p.ID, op.ID, b.Name, journal.DirIn, logFields(resp))
 		var inSeparately bool
 		if logIn, inSeparately = messageMutations(in); inSeparately {
 			e.writeMessage(wctx, in)
@@ -554,7 +557,7 @@ func (e *Engine) attempt(ctx context.Context, b *Bank, p *journal.Payment, op *j
 	// The outcome and the answer's log entry in one write.
 	if err := e.store.Write(wctx, append([]journal.Mutation{journal.SaveOperation(op)}, logIn...)...); err != nil {
 		if len(logIn) > 0 {
-			e.writeMessage(wctx, logIn[0].(messageEntry).m) // rolled back with the outcome
+			e.writeMessage(wctx, in) // rolled back with the outcome
 		}
 		return acked, fmt.Errorf("recording attempt of %s: %w", op.ID, err)
 	}
@@ -602,7 +605,9 @@ func (e *Engine) onlineRefund(ctx context.Context, b *Bank, p *journal.Payment, 
 	// Until its outcome is recorded, this process's Recover must not take
 	// the refund for abandoned.
 	defer e.markInFlight(op.ID)()
-	if err := e.store.Write(ctx, journal.SavePayment(p), journal.InsertOperation(op)); err != nil {
+	out := newMessage(p.ID, op.ID, b.Name, journal.DirOut, logFields(msg))
+	logOut, outSeparately := messageMutations(out)
+	if err := e.store.Write(ctx, append([]journal.Mutation{journal.SavePayment(p), journal.InsertOperation(op)}, logOut...)...); err != nil {
 		if errors.Is(err, journal.ErrVersionConflict) {
 			return unavailable("the payment changed concurrently; retry", err)
 		}
@@ -614,7 +619,9 @@ func (e *Engine) onlineRefund(ctx context.Context, b *Bank, p *journal.Payment, 
 		}
 		return unavailable("journaling refund of "+p.ID, err)
 	}
-	e.logMessage(ctx, p.ID, op.ID, b.Name, journal.DirOut, logFields(msg))
+	if outSeparately {
+		e.writeMessage(ctx, out)
+	}
 	if age := e.now().Sub(op.CreatedAt); age > e.saf.CommitTimeout {
 		return e.refundNotSent(ctx, op.ID, fmt.Sprintf("not sent: journaling took %s (commit budget %s)", age.Round(time.Millisecond), e.saf.CommitTimeout))
 	}

@@ -271,6 +271,22 @@ func SavePayment(p *Payment) Mutation {
 	}
 }
 
+// reconChunk returns how many of n marks the next UPDATE statement takes
+// (3 parameters each, well within SQLite's and PostgreSQL's limits): one of
+// a fixed few sizes, so that these statements hold at most four places in
+// the journal's prepared-statement cache whatever the batch sizes.
+func reconChunk(n int) int {
+	switch {
+	case n >= 1000:
+		return 1000
+	case n >= 100:
+		return 100
+	case n >= 10:
+		return 10
+	}
+	return 1
+}
+
 // SetReconStates records reconciliation outcomes (Store.SetReconStates).
 // The marks are validated before anything is written.
 func SetReconStates(marks []ReconMark) Mutation {
@@ -293,12 +309,26 @@ func SetReconStates(marks []ReconMark) Mutation {
 			return nil
 		},
 		run: func(ctx context.Context, t *txCtx) error {
-			for _, m := range marks {
-				_, err := t.q.exec(ctx, `UPDATE payments SET recon_state = ?,
- recon_ref = CASE WHEN ? = '' THEN recon_ref ELSE ? END WHERE id = ?`, string(m.State), m.Ref, m.Ref, m.PaymentID)
-				if err != nil {
-					return classify(t, "recording the reconciliation state of "+m.PaymentID, err)
+			// One statement per chunk: a million payments' states are
+			// about a thousand statements, not a million.
+			for len(marks) > 0 {
+				n := reconChunk(len(marks))
+				var b strings.Builder
+				args := make([]any, 0, 3*n)
+				b.WriteString(`WITH v (id, state, ref) AS (VALUES `)
+				for i, m := range marks[:n] {
+					if i > 0 {
+						b.WriteString(", ")
+					}
+					b.WriteString("(?, ?, ?)")
+					args = append(args, m.PaymentID, string(m.State), m.Ref)
 				}
+				b.WriteString(`) UPDATE payments SET recon_state = v.state,
+ recon_ref = CASE WHEN v.ref = '' THEN payments.recon_ref ELSE v.ref END FROM v WHERE payments.id = v.id`)
+				if _, err := t.q.exec(ctx, b.String(), args...); err != nil {
+					return classify(t, "recording reconciliation states", err)
+				}
+				marks = marks[n:]
 			}
 			return nil
 		},
@@ -573,14 +603,23 @@ func beginIdempotency(k IdempotencyBegin, res *IdempotencyResult) Mutation {
 			if err != nil {
 				return classify(t, "inserting idempotency key", err)
 			}
+			if n == 1 {
+				// Inserted: the row is what was just written, no need
+				// to read it back (one statement fewer per request).
+				res.Outcome = IdemNew
+				res.Record = IdempotencyRecord{
+					Client: storedText(k.Client), RequestID: storedText(k.RequestID), BodyHash: storedText(k.BodyHash),
+					Method: storedText(k.Method), Path: storedText(cleanText(k.Path)), State: IdemInFlight,
+					CreatedAt: fromUS(now), UpdatedAt: fromUS(now),
+				}
+				return nil
+			}
 			rec, err := readIdem(ctx, t.q, k.Client, k.RequestID)
 			if err != nil {
 				return classify(t, "reading idempotency key", err)
 			}
 			res.Record = *rec
 			switch {
-			case n == 1:
-				res.Outcome = IdemNew
 			case rec.BodyHash != k.BodyHash:
 				res.Outcome = IdemConflict
 			case rec.State == IdemDone:

@@ -29,6 +29,9 @@ type sqliteBackend struct {
 	// transaction has ended (stmtCache.pending).
 	ws *stmtCache
 	rs *stmtCache
+	// ckpt copies the WAL into the database file in the background
+	// (checkpointer), so that the committer does not stall on it.
+	ckpt *checkpointer
 }
 
 func sqliteDSN(path string, cfg Config, write bool) string {
@@ -39,6 +42,10 @@ func sqliteDSN(path string, cfg Config, write bool) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	if write {
 		q.Set("_txlock", "immediate")
+		// The checkpointer runs checkpoints beside the writer; the
+		// writer checkpoints itself only if the WAL grows past this
+		// many pages (≈ 80 MB) because the checkpointer fell behind.
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walAutoCheckpointPages))
 	} else {
 		q.Add("_pragma", "query_only(1)")
 	}
@@ -84,7 +91,14 @@ func openSQLite(ctx context.Context, cfg Config) (backend, error) {
 	}
 	r.SetMaxOpenConns(cfg.MaxConns)
 	r.SetMaxIdleConns(cfg.MaxConns)
-	return &sqliteBackend{w: w, r: r, ws: newStmtCache(w), rs: newStmtCache(r)}, nil
+	c, err := sql.Open("sqlite", sqliteDSN(path, cfg, false))
+	if err != nil {
+		_ = r.Close()
+		_ = w.Close()
+		return nil, fmt.Errorf("journal: opening sqlite %s for checkpoints: %w", path, err)
+	}
+	c.SetMaxOpenConns(1)
+	return &sqliteBackend{w: w, r: r, ws: newStmtCache(w), rs: newStmtCache(r), ckpt: startCheckpointer(c, checkpointEvery)}, nil
 }
 
 func (b *sqliteBackend) name() string { return DriverSQLite }
@@ -117,7 +131,7 @@ func (b *sqliteBackend) claimSQL() string { return fmt.Sprintf(claimSQLBase, "")
 func (b *sqliteBackend) ping(ctx context.Context) error { return b.r.PingContext(ctx) }
 
 func (b *sqliteBackend) close() error {
-	return errors.Join(b.rs.close(), b.ws.close(), b.r.Close(), b.w.Close())
+	return errors.Join(b.ckpt.stop(), b.rs.close(), b.ws.close(), b.r.Close(), b.w.Close())
 }
 
 // database/sql adapters.

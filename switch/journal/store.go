@@ -19,12 +19,15 @@ const (
 
 // Defaults.
 const (
-	DefaultSQLitePath  = "./data/journal.db"
-	DefaultMaxBatch    = 256
-	DefaultMaxWait     = time.Millisecond
-	DefaultBusyTimeout = 5 * time.Second
-	defaultListLimit   = 1000
-	maxListLimit       = 10000
+	DefaultSQLitePath = "./data/journal.db"
+	DefaultMaxBatch   = 256
+	// DefaultPostgresCommitters is the PostgreSQL journal's group-commit
+	// goroutines (Config.Committers).
+	DefaultPostgresCommitters = 8
+	DefaultMaxWait            = time.Millisecond
+	DefaultBusyTimeout        = 5 * time.Second
+	defaultListLimit          = 1000
+	maxListLimit              = 10000
 )
 
 // Config selects and tunes the journal. Validate names the offending key
@@ -47,10 +50,12 @@ type Config struct {
 	// process's lock. Default 5s.
 	BusyTimeout time.Duration
 	// MaxConns bounds the read pool (sqlite, default 4) or the whole pool
-	// (postgres, default 8).
+	// (postgres, default 2 × Committers, at least 8).
 	MaxConns int
 	// Committers is the number of group-commit goroutines (sqlite: always
-	// 1, SQLite has one writer; postgres default 2, pipelining batches).
+	// 1, SQLite has one writer; postgres default 8: each transaction waits
+	// on a round trip per statement, so several batches in flight keep
+	// the server busy).
 	Committers int
 	// MaxBatch is the most writes in one transaction (default 256).
 	MaxBatch int
@@ -91,11 +96,13 @@ func (c *Config) setDefaults() {
 		c.Committers = 1
 	}
 	if c.Driver == DriverPostgres {
-		if c.MaxConns == 0 {
-			c.MaxConns = 8
-		}
 		if c.Committers == 0 {
-			c.Committers = 2
+			c.Committers = DefaultPostgresCommitters
+		}
+		if c.MaxConns == 0 {
+			// Committers each hold a connection for their transaction;
+			// readers need their own.
+			c.MaxConns = max(8, 2*c.Committers)
 		}
 	}
 	if c.MaxBatch == 0 {

@@ -31,7 +31,7 @@ func StoredPayment(p *Payment) *Payment {
 	c := *p
 	c.OrderID, c.Description, c.Reason = cleanText(p.OrderID), cleanText(p.Description), cleanText(p.Reason)
 	for _, s := range []*string{
-		&c.Client, &c.RequestID, &c.Currency,
+		&c.OrderID, &c.Description, &c.Reason, &c.Client, &c.RequestID, &c.Currency,
 		&c.Merchant.ID, &c.Merchant.TerminalID, &c.Merchant.MCC, &c.Merchant.Name, &c.Merchant.City,
 		&c.Merchant.Country, &c.Merchant.SubMerchantID,
 		&c.Card.MaskedPAN, &c.Card.Brand, &c.Card.PANHash, &c.Card.Source, &c.Card.Wallet,
@@ -51,7 +51,7 @@ func StoredOperation(op *Operation) *Operation {
 	c := *op
 	c.Reason, c.LastError = cleanText(op.Reason), cleanText(op.LastError)
 	for _, s := range []*string{
-		&c.ID, &c.PaymentID, &c.RequestID, &c.RefOperationID, &c.Bank, &c.MTI, &c.STAN, &c.RRN,
+		&c.Reason, &c.LastError, &c.ID, &c.PaymentID, &c.RequestID, &c.RefOperationID, &c.Bank, &c.MTI, &c.STAN, &c.RRN,
 		&c.Currency, &c.AuthCode, &c.ResponseCode, &c.BankResponseCode,
 	} {
 		*s = storedText(*s)

@@ -2,6 +2,7 @@ package journaltest
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -61,6 +62,18 @@ func testReconStates(t *testing.T, open Opener, _ options) {
 		t.Fatal(err)
 	}
 	check("refund-only run", p1.ID, journal.ReconMismatch, "alfa/2026-11-30/17", 2)
+
+	// A large batch (several statements): the marks past the first
+	// thousand are applied too.
+	big := make([]journal.ReconMark, 0, 2500)
+	for i := range 2499 {
+		big = append(big, journal.ReconMark{PaymentID: fmt.Sprintf("pay_unknown%05d", i), State: journal.ReconMatched})
+	}
+	big = append(big, journal.ReconMark{PaymentID: p2.ID, State: journal.ReconNotCleared, Ref: "sber/2026-11-30/0"})
+	if err := s.SetReconStates(ctx, big); err != nil {
+		t.Fatalf("SetReconStates (2500): %v", err)
+	}
+	check("large batch", p2.ID, journal.ReconNotCleared, "sber/2026-11-30/0", 1)
 	if ps, err := s.ListPayments(ctx, journal.PaymentFilter{Bank: "alfa"}); err != nil || len(ps) != 2 {
 		t.Fatalf("ListPayments: %d %v", len(ps), err)
 	} else {
@@ -82,7 +95,7 @@ func testReconStates(t *testing.T, open Opener, _ options) {
 			t.Errorf("bad marks (%d): err %v, want ErrInvalid", len(bad), err)
 		}
 	}
-	check("after refused marks", p2.ID, journal.ReconMissing, "", 1)
+	check("after refused marks", p2.ID, journal.ReconNotCleared, "sber/2026-11-30/0", 1)
 	if err := s.SetReconStates(ctx, nil); err != nil {
 		t.Errorf("no marks: %v", err)
 	}

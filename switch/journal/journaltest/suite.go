@@ -77,6 +77,8 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 		{"NoCardDataAtRest", testNoCardDataAtRest},
 		{"FindOperationsBySTAN", testFindBySTAN},
 		{"Paging", testPaging},
+		{"StoredMatchesReadBack", testStoredMatchesReadBack},
+		{"MessagesInOneWrite", testMessagesInOneWrite},
 		{"ReconStates", testReconStates},
 	}
 	for _, tc := range tests {

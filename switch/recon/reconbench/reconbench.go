@@ -218,8 +218,15 @@ func Run(ctx context.Context, p Params) (*Report, error) {
 		return nil, err
 	}
 	defer func() { _ = src.Close() }()
-	svc, err := recon.NewService(recon.Config{Banks: map[string]recon.BankConfig{p.Bank: {Name: p.Bank, Format: format, Calendar: cal}}, TempDir: p.Dir},
-		src, st)
+	// The run writes every payment's state back to the journal, as in
+	// production: that is part of what is measured.
+	states, err := journal.Open(ctx, journal.Config{Driver: journal.DriverSQLite, DSN: jpath})
+	if err != nil {
+		return nil, fmt.Errorf("reconbench: opening the journal: %w", err)
+	}
+	defer func() { _ = states.Close() }()
+	svc, err := recon.NewService(recon.Config{Banks: map[string]recon.BankConfig{p.Bank: {Name: p.Bank, Format: format, Calendar: cal}},
+		TempDir: p.Dir, States: states}, src, st)
 	if err != nil {
 		return nil, err
 	}
