@@ -153,10 +153,11 @@ func (e *Engine) Capture(ctx context.Context, in OperationInput) (*Payment, erro
 		Original: originalOf(p.AcquirerID, auth),
 	}
 	p.CapturedAmount = tr.Amount
-	if err := e.adviceFlow(ctx, b, &p.Payment, journal.OpCapture, journal.SAFCompletion, in.RequestID, "", tr.Amount, auth.ID, pay); err != nil {
+	op, err := e.adviceFlow(ctx, b, &p.Payment, journal.OpCapture, journal.SAFCompletion, in.RequestID, "", tr.Amount, auth.ID, pay)
+	if err != nil {
 		return nil, err
 	}
-	return e.view(ctx, p.ID)
+	return e.answer(ctx, p, op)
 }
 
 // Void reverses an approved purchase (in full, before the bank's cut-off)
@@ -182,10 +183,11 @@ func (e *Engine) Void(ctx context.Context, in OperationInput) (*Payment, error) 
 	if tr.Next == StatusVoided {
 		p.Status = journal.PaymentVoided
 	}
-	if err := e.adviceFlow(ctx, b, &p.Payment, journal.OpVoid, journal.SAFReversal, in.RequestID, "", tr.Amount, auth.ID, pay); err != nil {
+	op, err := e.adviceFlow(ctx, b, &p.Payment, journal.OpVoid, journal.SAFReversal, in.RequestID, "", tr.Amount, auth.ID, pay)
+	if err != nil {
 		return nil, err
 	}
-	return e.view(ctx, p.ID)
+	return e.answer(ctx, p, op)
 }
 
 // Refund returns money on an approved purchase or a captured preauth.
@@ -222,7 +224,7 @@ func (e *Engine) Refund(ctx context.Context, in OperationInput) (*Refund, error)
 		return nil, unavailable("the capture is not acknowledged by the bank yet; retry the refund later", nil)
 	}
 	if spec.Advice {
-		if err := e.adviceFlow(ctx, b, &p.Payment, journal.OpRefund, journal.SAFRefundAdvice, in.RequestID, refID, tr.Amount, orig.ID, pay); err != nil {
+		if _, err := e.adviceFlow(ctx, b, &p.Payment, journal.OpRefund, journal.SAFRefundAdvice, in.RequestID, refID, tr.Amount, orig.ID, pay); err != nil {
 			return nil, err
 		}
 	} else if err := e.onlineRefund(ctx, b, &p.Payment, in.RequestID, refID, tr.Amount, orig.ID, pay); err != nil {
@@ -331,13 +333,16 @@ type payload struct {
 // SAF item in one write (the debt is durable before anything is sent or
 // answered), then makes one synchronous attempt; the SAF worker repeats it
 // if that attempt is not acknowledged.
+//
+// It returns the new operation when p and it are exactly as journaled (every
+// write succeeded as planned), nil when the caller must read them back.
 func (e *Engine) adviceFlow(ctx context.Context, b *Bank, p *journal.Payment, kind journal.OpKind, safKind journal.SAFKind,
-	requestID, opID string, amount int64, refOp string, pay payload) error {
+	requestID, opID string, amount int64, refOp string, pay payload) (*journal.Operation, error) {
 	// Per payment the bank receives debts in the order they arose: behind
 	// an earlier unfinished debt the first attempt is the SAF worker's.
 	held, err := e.owesBefore(ctx, p.ID, b.Name)
 	if err != nil {
-		return unavailable("reading the payment's queued debts", err)
+		return nil, unavailable("reading the payment's queued debts", err)
 	}
 	// The worker may take the item only once the synchronous attempt is
 	// over (its send is bounded by SyncTimeout).
@@ -347,24 +352,24 @@ func (e *Engine) adviceFlow(ctx context.Context, b *Bank, p *journal.Payment, ki
 	}
 	op, item, err := e.debt(ctx, b, p, kind, safKind, requestID, opID, amount, refOp, pay, due)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := e.store.Write(ctx, journal.SavePayment(p), journal.InsertOperation(op), journal.EnqueueSAF(item)); err != nil {
 		if errors.Is(err, journal.ErrVersionConflict) {
-			return unavailable("the payment changed concurrently; retry", err)
+			return nil, unavailable("the payment changed concurrently; retry", err)
 		}
 		if e.exists(ctx, op.ID) {
 			// Committed although the write failed: the debt is durable
 			// and the SAF worker sends it. Answer from the journal — a
 			// 503 would let the gateway's retry create it a second time.
 			e.log.Warn().Err(err).Str("payment", p.ID).Str("operation", op.ID).Msg("advice committed although its write failed; the SAF worker sends it")
-			return nil
+			return nil, nil
 		}
-		return unavailable(fmt.Sprintf("journaling %s of %s", kind, p.ID), err)
+		return nil, unavailable(fmt.Sprintf("journaling %s of %s", kind, p.ID), err)
 	}
 	if held {
 		e.log.Info().Str("payment", p.ID).Str("operation", op.ID).Msg("queued behind an earlier debt of the payment")
-		return nil
+		return op, nil
 	}
 	// The synchronous attempt must be over before the worker may claim
 	// the item (due): its deadline keeps a slow journal write from making
@@ -372,14 +377,40 @@ func (e *Engine) adviceFlow(ctx context.Context, b *Bank, p *journal.Payment, ki
 	budget := min(b.SyncTimeout, due.Sub(e.now())-b.RepeatMin/2)
 	if budget <= 0 {
 		e.log.Warn().Str("payment", p.ID).Str("operation", op.ID).Msg("no time left for the synchronous attempt; the SAF worker sends it")
-		return nil
+		return op, nil
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
 	defer cancel()
+	written := op.Version
 	if _, err := e.attempt(sctx, b, p, op, pay, false, nil); err != nil {
 		e.log.Warn().Err(err).Str("payment", p.ID).Str("operation", op.ID).Msg("advice not acknowledged yet; SAF will repeat it")
 	}
-	return nil
+	// An attempt that ran its course wrote the operation twice (before
+	// the send and with the outcome), and changes nothing after its last
+	// write; anything else (stopped early, a failed write) may have left
+	// the operation in memory ahead of the journal.
+	if op.Version != written+2 {
+		return nil, nil
+	}
+	return op, nil
+}
+
+// answer is the payment after an action on it: p as this action wrote it
+// (its version-checked write proves nobody changed it meanwhile) with its
+// operations as read at the start of the action under the payment's lock,
+// plus op, the action's new operation — or, when op is nil (the action did
+// not end as planned), the payment read back from the journal.
+func (e *Engine) answer(ctx context.Context, p *Payment, op *journal.Operation) (*Payment, error) {
+	if op == nil {
+		return e.view(ctx, p.ID)
+	}
+	v := &Payment{Payment: *journal.StoredPayment(&p.Payment), Operations: make([]*journal.Operation, 0, len(p.Operations)+1)}
+	for _, o := range p.Operations {
+		v.Operations = append(v.Operations, journal.StoredOperation(o))
+	}
+	v.Operations = append(v.Operations, journal.StoredOperation(op))
+	v.Card.Ciphertext, v.Card.PANHash, v.Card.KeyID = nil, "", 0
+	return v, nil
 }
 
 // debt builds a queued operation and its SAF item. The STAN is taken now
