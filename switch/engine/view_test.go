@@ -54,3 +54,39 @@ func TestAuthorizeAnswerEqualsJournal(t *testing.T) {
 		})
 	}
 }
+
+// Capture and Void answer from memory too: equal to a read-back.
+func TestAdviceAnswerEqualsJournal(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	for i, pan := range []string{"4000000000000010", "5100000000000008"} {
+		pre := h.authorize(purchaseInput("adv-pre-"+string(rune('a'+i)), TypePreauth, 30000, pan))
+		pur := h.authorize(purchaseInput("adv-pur-"+string(rune('a'+i)), TypePurchase, 30000, pan))
+		if pre.Status != journal.PaymentApproved || pur.Status != journal.PaymentApproved {
+			t.Fatalf("setup: %s %s", pre.Status, pur.Status)
+		}
+		half := int64(15000)
+		captured, err := h.eng.Capture(h.ctx, OperationInput{Client: "gateway", PaymentID: pre.ID, RequestID: "adv-cap-" + pan, Amount: &half})
+		if err != nil {
+			t.Fatalf("Capture: %v", err)
+		}
+		void, err := h.eng.Void(h.ctx, OperationInput{Client: "gateway", PaymentID: pur.ID, RequestID: "adv-void-" + pan})
+		if err != nil {
+			t.Fatalf("Void: %v", err)
+		}
+		for _, got := range []*Payment{captured, void} {
+			want, err := h.eng.Get(h.ctx, got.ID)
+			if err != nil {
+				t.Fatalf("Get: %v", err)
+			}
+			if !reflect.DeepEqual(want, got) {
+				t.Fatalf("answer differs from the journal:\nanswer  %+v\njournal %+v", got, want)
+			}
+		}
+		if captured.CapturedAmount != 15000 || len(captured.Operations) != 2 || captured.Operations[1].Status != journal.OpAcknowledged {
+			t.Fatalf("capture answer: captured %d, ops %+v", captured.CapturedAmount, captured.Operations)
+		}
+		if void.Status != journal.PaymentVoided || len(void.Operations) != 2 || void.Operations[1].Kind != journal.OpVoid {
+			t.Fatalf("void answer: %s, ops %+v", void.Status, void.Operations)
+		}
+	}
+}
