@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -118,7 +119,8 @@ type Server struct {
 	bg       sync.WaitGroup // idempotency records being stored after their answer
 
 	mux      *http.ServeMux
-	pathMux  *http.ServeMux // method-less patterns, to tell 405 from 404
+	pathMux  *http.ServeMux    // method-less patterns, to tell 405 from 404
+	allow    map[string]string // pattern -> its Allow header, for 405
 	routeSet []string
 }
 
@@ -213,7 +215,12 @@ func New(o Options) (*Server, error) {
 			h: func(w http.ResponseWriter, r *http.Request, _ *reqInfo) { h.ServeHTTP(w, r) }})
 	}
 	seenPath, seenRoute := map[string]bool{}, map[string]bool{}
+	methods := map[string][]string{}
 	for _, rt := range routes {
+		methods[rt.pattern] = append(methods[rt.pattern], rt.method)
+		if rt.method == http.MethodGet {
+			methods[rt.pattern] = append(methods[rt.pattern], http.MethodHead) // a GET pattern serves HEAD too
+		}
 		if seenRoute[rt.method+" "+rt.pattern] {
 			return nil, fmt.Errorf("api: route %s %s registered twice", rt.method, rt.pattern)
 		}
@@ -224,6 +231,11 @@ func New(o Options) (*Server, error) {
 			seenPath[rt.pattern] = true
 			s.pathMux.Handle(rt.pattern, http.NotFoundHandler())
 		}
+	}
+	s.allow = make(map[string]string, len(methods))
+	for p, ms := range methods {
+		slices.Sort(ms)
+		s.allow[p] = strings.Join(slices.Compact(ms), ", ")
 	}
 	return s, nil
 }
@@ -272,6 +284,7 @@ func (s *Server) Handler() http.Handler {
 		ae := &apiError{Status: http.StatusNotFound, Code: codeNotFound, Message: "no such endpoint"}
 		if _, p := s.pathMux.Handler(r); p != "" {
 			ae = &apiError{Status: http.StatusMethodNotAllowed, Code: codeMethodNotAllowed, Message: "method not allowed on this endpoint"}
+			w.Header().Set("Allow", s.allow[p]) // RFC 9110: a 405 lists what the endpoint takes
 		}
 		s.log.Info().Str("method", r.Method).Int("status", ae.Status).Msg("unrouted request")
 		writeJSON(w, ae.Status, ae.body())

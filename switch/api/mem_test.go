@@ -124,7 +124,7 @@ func (m *memPayments) Authorize(ctx context.Context, req AuthorizeRequest) (*Pay
 	} else {
 		p.Status, p.ResponseCode, p.Reason, p.AuthCode = "approved", "00", "approved", "A1B2C3"
 	}
-	p.Operations = []Operation{{Kind: "authorization", MTI: "0200", STAN: "000123", Status: p.Status, ResponseCode: p.ResponseCode, At: p.CreatedAt, LatencyMS: 84}}
+	p.Operations = []Operation{{Kind: "authorization", MTI: "0200", STAN: "000123", Status: p.Status, ResponseCode: p.ResponseCode, At: p.CreatedAt, LatencyMS: 84, BankAnswered: true}}
 	m.payments[p.ID] = p
 	m.byReq[idemKey{req.Client, req.RequestID}] = p.ID
 	cp := *p

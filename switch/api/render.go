@@ -119,8 +119,8 @@ type operationJSON struct {
 	ResponseCode  string `json:"response_code,omitempty"`
 	Amount        int64  `json:"amount,omitempty"`
 	At            string `json:"at"`
-	LatencyMS     int64  `json:"latency_ms,omitempty"`
-	Attempts      int    `json:"attempts,omitempty"`
+	LatencyMS     *int64 `json:"latency_ms,omitempty"` // set when the bank answered (0 allowed)
+	Attempts      *int   `json:"attempts,omitempty"`   // set on queued operations (0 allowed)
 	NextAttemptAt string `json:"next_attempt_at,omitempty"`
 }
 
@@ -179,10 +179,13 @@ func (s *Server) renderPayment(p *Payment, withOps bool) paymentJSON {
 		for _, o := range p.Operations {
 			oj := operationJSON{
 				Kind: o.Kind, ID: o.ID, MTI: o.MTI, STAN: o.STAN, Status: o.Status,
-				ResponseCode: o.ResponseCode, Amount: o.Amount, At: s.ts(o.At), LatencyMS: o.LatencyMS,
+				ResponseCode: o.ResponseCode, Amount: o.Amount, At: s.ts(o.At),
+			}
+			if o.BankAnswered {
+				oj.LatencyMS = &o.LatencyMS
 			}
 			if o.Status == "queued" {
-				oj.Attempts = o.Attempts
+				oj.Attempts = &o.Attempts
 				oj.NextAttemptAt = s.ts(o.NextAttemptAt)
 			}
 			ops = append(ops, oj)

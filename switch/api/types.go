@@ -245,13 +245,16 @@ type Operation struct {
 	BankResponseCode string // refunds: the bank's own code
 	MTI              string
 	STAN             string
-	Status           string // approved, declined, acknowledged, queued, ...
+	Status           string // approved, declined, acknowledged, queued, pending, failed (docs/api.md)
 	ResponseCode     string
 	Amount           int64
 	At               time.Time
 	LatencyMS        int64
-	Attempts         int       // queued reversals and advices
-	NextAttemptAt    time.Time // queued reversals and advices
+	// BankAnswered: the bank answered the operation's message, so
+	// latency_ms is shown even when it rounds to 0.
+	BankAnswered  bool
+	Attempts      int       // queued reversals and advices
+	NextAttemptAt time.Time // queued reversals and advices
 }
 
 // Refund is the API's view of a refund.

@@ -53,18 +53,35 @@ func (v *validator) amount(field string, a int64) {
 
 // ans checks printable ASCII text of min..max characters: these fields go
 // into fixed ISO 8583 fields (DE41, DE42, DE43, DE48) that carry ASCII.
+// Lengths are counted in characters (runes), as the contract says, so that
+// a non-ASCII name gets the ASCII message, not a misleading length one.
 func (v *validator) ans(field, s string, min, max int) {
+	n := utf8.RuneCountInString(s)
 	switch {
 	case s == "" && min > 0:
 		v.fail(field, "is required")
-	case len(s) < min || len(s) > max:
+	case n < min || n > max:
 		if min == max {
 			v.fail(field, "must be exactly %d characters", max)
 		} else {
 			v.fail(field, "must be %d to %d characters", min, max)
 		}
 	case !printableASCII(s):
-		v.fail(field, "must be printable ASCII")
+		v.fail(field, "must be printable ASCII (%s is ans): transliterate", isoFieldOf(field))
+	}
+}
+
+// isoFieldOf names the ISO 8583 field an ans request field is sent in.
+func isoFieldOf(field string) string {
+	switch field {
+	case "merchant.name", "merchant.city":
+		return "DE43"
+	case "merchant.id":
+		return "DE42"
+	case "merchant.terminal_id":
+		return "DE41"
+	default:
+		return "the ISO 8583 field it goes to"
 	}
 }
 

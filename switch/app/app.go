@@ -378,12 +378,7 @@ func (a *App) Serve(ctx context.Context, apiLn, metricsLn net.Listener, hup <-ch
 	}()
 	var metricsSrv *http.Server
 	if metricsLn != nil {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", a.metrics)
-		if a.cfg.Metrics.PProf {
-			registerPProf(mux)
-		}
-		metricsSrv = newMetricsServer(mux)
+		metricsSrv = newMetricsServer(a.metricsMux())
 		go func() { errc <- metricsSrv.Serve(metricsLn) }()
 	}
 	a.log.Info().Str("api", apiLn.Addr().String()).Str("metrics", addrOf(metricsLn)).Msg("switch started")

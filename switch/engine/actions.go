@@ -61,7 +61,38 @@ func (e *Engine) view(ctx context.Context, id string) (*Payment, error) {
 		return nil, err
 	}
 	p.Card.Ciphertext, p.Card.PANHash, p.Card.KeyID = nil, "", 0
+	if err := e.scheduleFromSAF(ctx, p); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// scheduleFromSAF sets attempts and next attempt of p's queued operations
+// from the SAF items that send them: the numbers GET /v1/admin/saf shows
+// (the operation's own counters also count the synchronous attempt and
+// are not moved by the worker's holds and back-offs).
+func (e *Engine) scheduleFromSAF(ctx context.Context, p *Payment) error {
+	queued := false
+	for _, o := range p.Operations {
+		queued = queued || o.Status == journal.OpQueued
+	}
+	if !queued {
+		return nil
+	}
+	items, err := e.store.ListSAF(ctx, journal.SAFFilter{PaymentID: p.ID})
+	if err != nil {
+		return fmt.Errorf("reading SAF items of %s: %w", p.ID, err)
+	}
+	byOp := make(map[string]*journal.SAFItem, len(items))
+	for _, it := range items {
+		byOp[it.OperationID] = it
+	}
+	for _, o := range p.Operations {
+		if it, ok := byOp[o.ID]; ok && o.Status == journal.OpQueued {
+			o.Attempts, o.NextAttemptAt = it.Attempts, it.NextAttemptAt
+		}
+	}
+	return nil
 }
 
 func (e *Engine) get(ctx context.Context, id string) (*Payment, error) {
@@ -219,9 +250,14 @@ func (e *Engine) Refund(ctx context.Context, in OperationInput) (*Refund, error)
 	p.RefundedAmount += tr.Amount // reserved now; released if the bank declines
 	spec := b.Dialect.Ops[specs.OpRefund]
 	if !spec.Advice && (orig.Kind == journal.OpCapture || orig.Kind == journal.OpAdvice) && orig.Status != journal.OpAcknowledged {
-		// An online refund needs the bank to know the completion it
-		// refers to; the completion is still being repeated.
-		return nil, unavailable("the capture is not acknowledged by the bank yet; retry the refund later", nil)
+		// An online refund needs the bank to know the original it refers
+		// to, which is still being repeated. A payment-state condition
+		// (409), not capacity (503): see docs/engine.md. An advice
+		// refund (Bank B) instead queues behind it (SAF ordering).
+		if orig.Kind == journal.OpAdvice {
+			return nil, invalidState("the payment's stand-in advice has not reached the bank yet; retry the refund later (nothing was recorded: use a new request_id)")
+		}
+		return nil, invalidState("the payment's capture has not been acknowledged by the bank yet; retry the refund later (nothing was recorded: use a new request_id)")
 	}
 	if spec.Advice {
 		if _, err := e.adviceFlow(ctx, b, &p.Payment, journal.OpRefund, journal.SAFRefundAdvice, in.RequestID, refID, tr.Amount, orig.ID, pay); err != nil {
@@ -382,8 +418,12 @@ func (e *Engine) adviceFlow(ctx context.Context, b *Bank, p *journal.Payment, ki
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
 	defer cancel()
 	written := op.Version
-	if _, err := e.attempt(sctx, b, p, op, pay, false, nil); err != nil {
+	acked, err := e.attempt(sctx, b, p, op, pay, false, nil)
+	if err != nil {
 		e.log.Warn().Err(err).Str("payment", p.ID).Str("operation", op.ID).Msg("advice not acknowledged yet; SAF will repeat it")
+	}
+	if acked {
+		e.finishSoon(ctx, item.ID)
 	}
 	// An attempt that ran its course wrote the operation twice (before
 	// the send and with the outcome), and changes nothing after its last

@@ -313,6 +313,20 @@ func (e *Engine) stillOwed(ctx context.Context, it *journal.SAFItem) (bool, erro
 	return op.Status != journal.OpAcknowledged && op.Status != journal.OpApproved, nil
 }
 
+// finishSoon makes the SAF item of an operation the bank acknowledged on
+// its synchronous attempt due now, so that the worker's next pass finishes
+// it (CompleteSAF needs the lease, which only ClaimDue gives) instead of
+// leaving it queued until its back-off due time. Until then the admin list
+// leaves it out (switch/api/adapt). A failure only delays the cleanup.
+func (e *Engine) finishSoon(ctx context.Context, itemID string) {
+	wctx, cancel := e.detached(ctx)
+	defer cancel()
+	if err := e.store.MakeDue(wctx, itemID); err != nil && !errors.Is(err, journal.ErrInvalidState) {
+		// ErrInvalidState: a worker holds or finished it already.
+		e.log.Warn().Err(err).Str("saf", itemID).Msg("acknowledged SAF item not made due; the worker finishes it at its due time")
+	}
+}
+
 // owesBefore reports whether the payment has a debt at bank the bank has
 // not acknowledged yet.
 func (e *Engine) owesBefore(ctx context.Context, paymentID, bank string) (bool, error) {

@@ -144,8 +144,9 @@ func (p Payments) payment(ep *engine.Payment) *api.Payment {
 	}
 	for _, o := range ep.Operations {
 		op := api.Operation{
-			Kind: string(o.Kind), MTI: o.MTI, STAN: o.STAN, Status: string(o.Status), ResponseCode: o.ResponseCode,
-			Amount: o.Amount, At: o.CreatedAt, LatencyMS: o.LatencyMS, Attempts: o.Attempts, NextAttemptAt: o.NextAttemptAt,
+			Kind: string(o.Kind), MTI: o.MTI, STAN: o.STAN, Status: opStatus(o), ResponseCode: o.ResponseCode,
+			Amount: o.Amount, At: o.CreatedAt, LatencyMS: o.LatencyMS, BankAnswered: bankAnswered(o.Status),
+			Attempts: o.Attempts, NextAttemptAt: o.NextAttemptAt,
 		}
 		switch o.Kind {
 		case journal.OpRefund:
@@ -157,6 +158,29 @@ func (p Payments) payment(ep *engine.Payment) *api.Payment {
 		out.Operations = append(out.Operations, op)
 	}
 	return out
+}
+
+// opStatus is an operation's status as the API shows it (docs/api.md,
+// "Operation statuses"): an authorization or refund that ended unanswered
+// or unsent is "declined", the word its payment or refund object uses; an
+// advice or reversal the switch cancelled without sending is "failed"; an
+// operation on its way to the bank is "pending".
+func opStatus(o *journal.Operation) string {
+	switch o.Status {
+	case journal.OpPending, journal.OpSent:
+		return "pending"
+	case journal.OpTimeout, journal.OpFailed:
+		if o.Kind == journal.OpAuthorization || o.Kind == journal.OpRefund {
+			return string(journal.OpDeclined)
+		}
+	}
+	return string(o.Status)
+}
+
+// bankAnswered reports whether a status is only reached on the bank's
+// answer (so the operation has a measured latency, possibly 0 ms).
+func bankAnswered(s journal.OpStatus) bool {
+	return s == journal.OpApproved || s == journal.OpDeclined || s == journal.OpAcknowledged
 }
 
 // apiError maps the engine's typed errors onto the API's.
@@ -240,6 +264,16 @@ func (a SAF) ListSAF(ctx context.Context) ([]api.SAFItem, error) {
 	}
 	out := make([]api.SAFItem, 0, len(items))
 	for _, it := range items {
+		done, err := a.acknowledged(ctx, it)
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			// The synchronous attempt (or a late answer) was acknowledged;
+			// the worker finishes the item on its next pass. It owes the
+			// bank nothing: not an item for operators (docs/engine.md).
+			continue
+		}
 		out = append(out, api.SAFItem{
 			ID: it.ID, Bank: it.Bank, Kind: string(it.Kind), PaymentID: it.PaymentID, OperationID: it.OperationID,
 			State: string(it.State), Attempts: it.Attempts, NextAttemptAt: it.NextAttemptAt, LastError: it.LastError,
@@ -247,6 +281,22 @@ func (a SAF) ListSAF(ctx context.Context) ([]api.SAFItem, error) {
 		})
 	}
 	return out, nil
+}
+
+// acknowledged reports whether a queued item's operation was already
+// acknowledged by the bank (the item is only waiting to be finished).
+func (a SAF) acknowledged(ctx context.Context, it *journal.SAFItem) (bool, error) {
+	if it.State != journal.SAFQueued || it.OperationID == "" {
+		return false, nil
+	}
+	op, err := a.Store.GetOperation(ctx, it.OperationID)
+	if errors.Is(err, journal.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading operation %s of SAF item %s: %w", it.OperationID, it.ID, err)
+	}
+	return op.Status == journal.OpAcknowledged || op.Status == journal.OpApproved, nil
 }
 
 // RetrySAF makes an item due now.
