@@ -199,8 +199,8 @@ func (c *conn) currencyAccepted(num string) bool {
 	if c.s.codec.Binary() {
 		return num == "398" || num == "840" || num == "978"
 	}
-	_, ok := clearing.CurrencyByNumeric(num)
-	return ok
+	cur, ok := clearing.CurrencyByNumeric(num)
+	return ok && clearing.ACarries(cur)
 }
 
 // localTime reads DE13 (MMDD) and DE12 (hhmmss) in the bank's zone. The

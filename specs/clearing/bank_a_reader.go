@@ -227,8 +227,15 @@ func (r *AReader) row(n int64, b []byte) bool {
 		r.colErr(n, aOperTime, "want a valid time HH:MM:SS")
 	}
 	cur, curOK := CurrencyByAlpha(f[aCurrency])
-	if !curOK {
-		r.colErr(n, aCurrency, "want a supported ISO 4217 alpha-3 code")
+	switch {
+	case !curOK:
+		r.colErr(n, aCurrency, "want an active ISO 4217 alpha-3 code")
+	case !ACarries(cur):
+		// The trailer sums every row in hundredths of a major unit: a
+		// currency with 3 or 4 decimals cannot be summed without loss, so
+		// the row is refused rather than the arithmetic bent.
+		r.colErr(n, aCurrency, fmt.Sprintf("%s has %d decimals; the Bank A file carries at most 2", cur.Alpha, cur.Exponent))
+		curOK = false
 	}
 	rec.Currency = cur
 	amountsOK := curOK

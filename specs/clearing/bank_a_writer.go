@@ -84,6 +84,9 @@ func (w *AWriter) Write(rec Record) error {
 	if err := checkA(&rec, w.date); err != nil {
 		return err
 	}
+	if !ACarries(rec.Currency) {
+		return fieldError("Currency", rec.Currency.Alpha+" has more than 2 decimals; the Bank A file carries at most 2")
+	}
 	if w.tot.Rows >= maxTotal {
 		return errors.New("bank A clearing writer: too many rows")
 	}

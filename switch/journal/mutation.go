@@ -251,7 +251,26 @@ func SavePayment(p *Payment) Mutation {
 		run: func(ctx context.Context, t *txCtx) error {
 			updated = t.now
 			newVersion = p.Version + 1
-			n, err := t.q.exec(ctx, `UPDATE payments SET status = ?, bank = ?, route = ?, acquirer_id = ?, stan = ?, rrn = ?,
+			// Usually bank and RRN (an indexed pair) are as stored: the
+			// narrow statement leaves them out of SET, so SQLite does not
+			// rewrite the payments_bank_rrn index entry. When they
+			// changed (failover) it matches nothing and the full
+			// statement below runs; the outcome is the same either way.
+			n, err := t.q.exec(ctx, `UPDATE payments SET status = ?, route = ?, acquirer_id = ?, stan = ?,
+ transmission_us = ?, local_us = ?, auth_code = ?, response_code = ?, bank_response_code = ?, reason = ?, reason_code = ?,
+ stand_in = ?, network_transaction_id = ?, captured_amount = ?, voided_amount = ?, refunded_amount = ?,
+ updated_us = ?, version = ? WHERE id = ? AND version = ? AND bank = ? AND rrn = ?`,
+				string(p.Status), p.Route, p.AcquirerID, p.STAN,
+				toUS(p.TransmissionTime), toUS(p.LocalTime), p.AuthCode, p.ResponseCode, p.BankResponseCode, cleanText(p.Reason), int64(p.ReasonCode),
+				p.StandIn, p.NetworkTransactionID, p.CapturedAmount, p.VoidedAmount, p.RefundedAmount,
+				toUS(updated), newVersion, p.ID, p.Version, p.Bank, p.RRN)
+			if err != nil {
+				return classify(t, "updating payment "+p.ID, err)
+			}
+			if n == 1 {
+				return nil
+			}
+			n, err = t.q.exec(ctx, `UPDATE payments SET status = ?, bank = ?, route = ?, acquirer_id = ?, stan = ?, rrn = ?,
  transmission_us = ?, local_us = ?, auth_code = ?, response_code = ?, bank_response_code = ?, reason = ?, reason_code = ?,
  stand_in = ?, network_transaction_id = ?, captured_amount = ?, voided_amount = ?, refunded_amount = ?,
  updated_us = ?, version = ? WHERE id = ? AND version = ?`,
@@ -490,7 +509,24 @@ func SaveOperation(op *Operation) Mutation {
 		run: func(ctx context.Context, t *txCtx) error {
 			updated = t.now
 			newVersion = op.Version + 1
-			n, err := t.q.exec(ctx, `UPDATE operations SET bank = ?, mti = ?, stan = ?, rrn = ?, transmission_us = ?, local_us = ?,
+			// As in SavePayment: bank, STAN and RRN (indexed) are left out
+			// of SET when they are as stored, so SQLite does not rewrite
+			// the operations_bank_rrn and operations_bank_stan entries;
+			// otherwise the full statement below runs.
+			n, err := t.q.exec(ctx, `UPDATE operations SET mti = ?, transmission_us = ?, local_us = ?,
+ amount = ?, status = ?, auth_code = ?, response_code = ?, bank_response_code = ?, reason = ?, attempts = ?, next_attempt_us = ?,
+ last_error = ?, latency_ms = ?, updated_us = ?, version = ? WHERE id = ? AND version = ? AND bank = ? AND stan = ? AND rrn = ?`,
+				op.MTI, toUS(op.TransmissionTime), toUS(op.LocalTime),
+				op.Amount, string(op.Status), op.AuthCode, op.ResponseCode, op.BankResponseCode, cleanText(op.Reason),
+				int64(op.Attempts), toUS(op.NextAttemptAt), cleanText(op.LastError), op.LatencyMS, toUS(updated), newVersion,
+				op.ID, op.Version, op.Bank, op.STAN, op.RRN)
+			if err != nil {
+				return classify(t, "updating operation "+op.ID, err)
+			}
+			if n == 1 {
+				return nil
+			}
+			n, err = t.q.exec(ctx, `UPDATE operations SET bank = ?, mti = ?, stan = ?, rrn = ?, transmission_us = ?, local_us = ?,
  amount = ?, status = ?, auth_code = ?, response_code = ?, bank_response_code = ?, reason = ?, attempts = ?, next_attempt_us = ?,
  last_error = ?, latency_ms = ?, updated_us = ?, version = ? WHERE id = ? AND version = ?`,
 				op.Bank, op.MTI, op.STAN, op.RRN, toUS(op.TransmissionTime), toUS(op.LocalTime),

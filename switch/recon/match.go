@@ -63,10 +63,35 @@ type refEntry struct {
 	next         int32
 }
 
-// priorChecker answers whether a payment (sale) or refund operation was
-// already matched by a run of another settlement day of the same bank.
+// priorChecker answers what accepted runs of other settlement days of the
+// same bank already hold for a payment.
 type priorChecker interface {
+	// clearedElsewhere: whether the sale (operationID "") or the refund was
+	// already cleared by such a run.
 	clearedElsewhere(ctx context.Context, paymentID, operationID string) (bool, error)
+	// chargebacksElsewhere: the chargeback and chargeback-reversal rows of
+	// such runs linked to the payment (duplicates excluded).
+	chargebacksElsewhere(ctx context.Context, paymentID string) ([]cbRow, error)
+}
+
+// cbRow identifies one chargeback or chargeback-reversal row: the bank
+// repeating a row repeats all of these; two genuine partial chargebacks
+// differ in at least one.
+type cbRow struct {
+	kind     Kind
+	rrn      string
+	stan     string
+	operDate calendar.Date
+	operTime string
+	amount   int64
+	currency string
+	counted  bool // it was accepted (chargeback or chargeback_reversal)
+}
+
+// cbState is what is known of one sale's chargebacks during a run.
+type cbState struct {
+	rows            []cbRow // other days' and this file's
+	charged, undone int64   // accepted chargebacks and reversals
 }
 
 // matcher holds the index of one run.
@@ -83,6 +108,7 @@ type matcher struct {
 	sales   map[uint64]int32
 	refs    []refEntry
 	refKeys map[uint64]int32
+	cbs     map[int32]*cbState // per entry with a chargeback row
 	journal int64
 	err     error // first indexing error (arena full, malformed key)
 }
@@ -90,7 +116,7 @@ type matcher struct {
 func newMatcher(f Format, cal *calendar.Calendar, settle calendar.Date, src Source) *matcher {
 	return &matcher{
 		format: f, cal: cal, settle: settle, sday: dayOf(settle), src: src,
-		sales: map[uint64]int32{}, refKeys: map[uint64]int32{},
+		sales: map[uint64]int32{}, refKeys: map[uint64]int32{}, cbs: map[int32]*cbState{},
 	}
 }
 
@@ -227,22 +253,49 @@ func (m *matcher) chain(k uint64) int32 {
 }
 
 // findOriginal returns the sale a refund or chargeback row refers to, or
-// -1. Bank B names it by auth code + STAN without a date: the most recently
-// indexed payment with that key on the terminal.
+// -1. Bank B names it by auth code + STAN without a date, so several
+// payments of the lookback window may share the key: the most recent one
+// (by local clearing date and time, then payment id) not later than the
+// row's own date, or the most recent of all when every candidate is later.
+// The choice depends on neither the journal's scan order nor the index.
 func (m *matcher) findOriginal(rec *clearing.Record) int32 {
+	best, bestLate := int32(-1), int32(-1)
+	rowDay := dayOf(rec.OperDate)
 	for i := m.chain(m.saleKey(rec.TerminalID, rec.OrigSTAN, rec.OrigAuthCode, rec.OrigRRN)); i >= 0; i = m.es.at(i).next {
 		e := m.es.at(i)
 		if m.format == FormatA {
-			if m.ar.eq(e.rrn, rec.OrigRRN) {
-				return i
+			if m.ar.eq(e.rrn, rec.OrigRRN) && (best < 0 || m.later(e, m.es.at(best))) {
+				best = i
 			}
 			continue
 		}
-		if m.strs.get(e.term) == rec.TerminalID && e.clearSTAN.String() == rec.OrigSTAN && e.auth.String() == rec.OrigAuthCode {
-			return i
+		if m.strs.get(e.term) != rec.TerminalID || e.clearSTAN.String() != rec.OrigSTAN || e.auth.String() != rec.OrigAuthCode {
+			continue
+		}
+		switch {
+		case rowDay != 0 && e.clearDate > rowDay:
+			if bestLate < 0 || m.later(e, m.es.at(bestLate)) {
+				bestLate = i
+			}
+		case best < 0 || m.later(e, m.es.at(best)):
+			best = i
 		}
 	}
-	return -1
+	if best < 0 {
+		return bestLate
+	}
+	return best
+}
+
+// later reports whether a was cleared after b (ties: the larger payment id).
+func (m *matcher) later(a, b *entry) bool {
+	if a.clearDate != b.clearDate {
+		return a.clearDate > b.clearDate
+	}
+	if a.clearTime != b.clearTime {
+		return a.clearTime > b.clearTime
+	}
+	return string(m.ar.bytes(a.pay)) > string(m.ar.bytes(b.pay))
 }
 
 func (m *matcher) findRefund(rec *clearing.Record) int32 {
@@ -272,9 +325,23 @@ func itemOfRow(rec *clearing.Record, line int64) Item {
 	}
 }
 
+// link ties a row's item to its journal payment: settlement then groups it
+// under the journal's merchant and terminal.
 func (m *matcher) link(it *Item, e *entry) {
 	it.PaymentID = m.ar.get(e.pay)
 	it.ExpectedDate = e.expDay.date()
+	it.MerchantID, it.TerminalID = m.strs.get(e.merch), m.strs.get(e.term)
+}
+
+// merchantDiffers returns a note when rec names another merchant or
+// terminal than the journal payment e, "" when they agree.
+func (m *matcher) merchantDiffers(rec *clearing.Record, e *entry) string {
+	jm, jt := m.strs.get(e.merch), m.strs.get(e.term)
+	if rec.MerchantID == jm && rec.TerminalID == jt {
+		return ""
+	}
+	return fmt.Sprintf("clearing row names merchant %s terminal %s; the journal has merchant %s terminal %s",
+		rec.MerchantID, rec.TerminalID, jm, jt)
 }
 
 // matchRow classifies one clearing row.
@@ -288,19 +355,7 @@ func (m *matcher) matchRow(ctx context.Context, rec *clearing.Record, line int64
 		it.Kind = KindRefund
 		return it, m.matchRefund(ctx, rec, &it)
 	case clearing.Chargeback, clearing.ChargebackReversal:
-		it.Kind, it.Category = KindChargeback, Chargeback
-		if rec.Type == clearing.ChargebackReversal {
-			it.Kind, it.Category = KindChargebackReversal, ChargebackReversal
-		}
-		it.Payable = true
-		if i := m.findOriginal(rec); i >= 0 {
-			e := m.es.at(i)
-			m.link(&it, e)
-			it.ExpectedAmount = e.expAmount
-		} else {
-			it.Note = "original sale not found in the journal window"
-		}
-		return it, nil
+		return it, m.matchChargeback(ctx, rec, &it)
 	}
 	return it, fmt.Errorf("line %d: unknown clearing row type %d", line, rec.Type)
 }
@@ -320,7 +375,9 @@ func (m *matcher) matchSale(ctx context.Context, rec *clearing.Record, it *Item)
 		it.Category, it.Note = DuplicateInClearing, "already matched earlier in this file"
 		return nil
 	}
-	if e.expDay != m.sday && m.prior != nil {
+	// A sale cleared early (or late) by another day's file must not be
+	// paid again when the bank repeats it, whichever file comes first.
+	if m.prior != nil {
 		dup, err := m.prior.clearedElsewhere(ctx, it.PaymentID, "")
 		if err != nil {
 			return err
@@ -345,6 +402,8 @@ func (m *matcher) matchSale(ctx context.Context, rec *clearing.Record, it *Item)
 		it.Category, it.Note, it.ExpectedAmount = ReversedButCleared, "reversed by the switch (timeout or late response)", 0
 	case e.status == statusOther:
 		it.Category, it.Note, it.ExpectedAmount = ReversedButCleared, "declined or unanswered in the journal", 0
+	case m.merchantDiffers(rec, e) != "":
+		it.Category, it.Note = MerchantMismatch, m.merchantDiffers(rec, e)
 	case m.format == FormatA && rec.AuthCode != e.auth.String():
 		it.Category, it.Note = AuthCodeMismatch, "RRN matches a payment approved under another authorization code"
 	case e.exp == expUncaptured:
@@ -390,7 +449,7 @@ func (m *matcher) matchRefund(ctx context.Context, rec *clearing.Record, it *Ite
 		it.Category, it.Note = DuplicateInClearing, "refund already matched earlier in this file"
 		return nil
 	}
-	if r.expDay != m.sday && m.prior != nil {
+	if m.prior != nil {
 		dup, err := m.prior.clearedElsewhere(ctx, it.PaymentID, it.OperationID)
 		if err != nil {
 			return err
@@ -401,6 +460,8 @@ func (m *matcher) matchRefund(ctx context.Context, rec *clearing.Record, it *Ite
 		}
 	}
 	switch {
+	case m.merchantDiffers(rec, e) != "":
+		it.Category, it.Note = MerchantMismatch, m.merchantDiffers(rec, e)
 	case rec.Currency.Alpha != m.strs.get(e.ccy) || rec.Amount != r.amount:
 		it.Category = AmountMismatch
 		if it.Note == "" {
@@ -413,6 +474,96 @@ func (m *matcher) matchRefund(ctx context.Context, rec *clearing.Record, it *Ite
 		}
 	}
 	return nil
+}
+
+// matchChargeback classifies a chargeback or chargeback-reversal row. Linked
+// to its sale, it is held (not payable) when it repeats a row already
+// accepted (in this file or another day's), names another merchant, or
+// would take the chargebacks net of reversals above the sale's amount (a
+// reversal: the reversals above the chargebacks).
+func (m *matcher) matchChargeback(ctx context.Context, rec *clearing.Record, it *Item) error {
+	it.Kind, it.Category = KindChargeback, Chargeback
+	if rec.Type == clearing.ChargebackReversal {
+		it.Kind, it.Category = KindChargebackReversal, ChargebackReversal
+	}
+	i := m.findOriginal(rec)
+	if i < 0 {
+		// Unknown original: the bank has debited (or credited) the
+		// processor regardless; pass it on and let the note say why.
+		it.Payable, it.Note = true, "original sale not found in the journal window"
+		return nil
+	}
+	e := m.es.at(i)
+	m.link(it, e)
+	it.ExpectedAmount = e.expAmount
+	st, err := m.chargebacks(ctx, i, it.PaymentID)
+	if err != nil {
+		return err
+	}
+	row := cbRow{kind: it.Kind, rrn: rec.RRN, stan: rec.STAN, operDate: rec.OperDate, operTime: rec.OperTime.String(),
+		amount: rec.Amount, currency: rec.Currency.Alpha}
+	for _, r := range st.rows {
+		if r.kind == row.kind && r.rrn == row.rrn && r.stan == row.stan && r.operDate == row.operDate &&
+			r.operTime == row.operTime && r.amount == row.amount && r.currency == row.currency {
+			it.Category, it.Note = DuplicateInClearing, "the same "+string(it.Kind)+" row was already cleared"
+			return nil
+		}
+	}
+	m.judgeChargeback(rec, e, st, &row, it)
+	st.rows = append(st.rows, row)
+	return nil
+}
+
+// judgeChargeback classifies a linked, non-duplicate chargeback row and
+// counts it in st when accepted.
+func (m *matcher) judgeChargeback(rec *clearing.Record, e *entry, st *cbState, row *cbRow, it *Item) {
+	if note := m.merchantDiffers(rec, e); note != "" {
+		it.Category, it.Note = MerchantMismatch, note
+		return
+	}
+	if it.Kind == KindChargeback {
+		if net := st.charged - st.undone + rec.Amount; net > e.expAmount {
+			it.Category = ChargebackOverAmount
+			it.Note = fmt.Sprintf("chargebacks net of reversals would reach %d, the sale is %d", net, e.expAmount)
+			return
+		}
+		st.charged += rec.Amount
+	} else {
+		if undone := st.undone + rec.Amount; undone > st.charged {
+			it.Category = ChargebackOverAmount
+			it.Note = fmt.Sprintf("chargeback reversals would reach %d, the chargebacks are %d", undone, st.charged)
+			return
+		}
+		st.undone += rec.Amount
+	}
+	row.counted, it.Payable = true, true
+}
+
+// chargebacks returns the chargeback state of entry i, loading other days'
+// rows on first use.
+func (m *matcher) chargebacks(ctx context.Context, i int32, paymentID string) (*cbState, error) {
+	if st, ok := m.cbs[i]; ok {
+		return st, nil
+	}
+	st := &cbState{}
+	if m.prior != nil {
+		rows, err := m.prior.chargebacksElsewhere(ctx, paymentID)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			switch {
+			case !r.counted:
+			case r.kind == KindChargeback:
+				st.charged += r.amount
+			case r.kind == KindChargebackReversal:
+				st.undone += r.amount
+			}
+		}
+		st.rows = rows
+	}
+	m.cbs[i] = st
+	return st, nil
 }
 
 // missing calls fn for every in-scope journal transaction no row matched:

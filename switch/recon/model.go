@@ -60,6 +60,16 @@ const (
 	Chargeback Category = "chargeback"
 	// ChargebackReversal: a chargeback undone in the merchant's favour.
 	ChargebackReversal Category = "chargeback_reversal"
+	// MerchantMismatch: a row that matches a journal transaction by its
+	// keys but names another merchant or terminal than the journal. The
+	// money is held: paying the merchant the bank names would pay the wrong
+	// merchant.
+	MerchantMismatch Category = "merchant_mismatch"
+	// ChargebackOverAmount: a chargeback that would take the chargebacks of
+	// a sale (net of their reversals) above the sale's amount, or a
+	// chargeback reversal that would take the reversals above the
+	// chargebacks. Held.
+	ChargebackOverAmount Category = "chargeback_over_amount"
 	// PreauthUncaptured: a pre-authorization never captured. Informational:
 	// it is not expected in clearing.
 	PreauthUncaptured Category = "preauth_uncaptured"
@@ -72,8 +82,8 @@ const (
 func Categories() []Category {
 	return []Category{
 		Matched, SettledOnOtherDay, RefundMatched, Chargeback, ChargebackReversal,
-		AmountMismatch, AuthCodeMismatch, MissingInClearing, UnknownInJournal,
-		DuplicateInClearing, ReversedButCleared, RefundUnknown,
+		AmountMismatch, AuthCodeMismatch, MerchantMismatch, MissingInClearing, UnknownInJournal,
+		DuplicateInClearing, ReversedButCleared, RefundUnknown, ChargebackOverAmount,
 		PreauthUncaptured, VoidedNotCleared,
 	}
 }
@@ -81,8 +91,8 @@ func Categories() []Category {
 // IsBreak reports whether c needs an operator's attention.
 func (c Category) IsBreak() bool {
 	switch c {
-	case AmountMismatch, AuthCodeMismatch, MissingInClearing, UnknownInJournal,
-		DuplicateInClearing, ReversedButCleared, RefundUnknown:
+	case AmountMismatch, AuthCodeMismatch, MerchantMismatch, MissingInClearing, UnknownInJournal,
+		DuplicateInClearing, ReversedButCleared, RefundUnknown, ChargebackOverAmount:
 		return true
 	}
 	return false
@@ -117,6 +127,11 @@ type Item struct {
 	PaymentID   string
 	OperationID string
 
+	// MerchantID and TerminalID are the journal's for a row linked to a
+	// journal payment (settlement pays the merchant the switch authorized
+	// for, never the one a row names; a row naming another is a
+	// merchant_mismatch whose note records the row's values), the row's
+	// otherwise.
 	MerchantID string
 	TerminalID string
 	MaskedPAN  string

@@ -60,10 +60,14 @@ func (r Rate) String() string {
 	return s + "%"
 }
 
-// Commission returns r of amount (minor units, ≥ 0) rounded half up to the
-// minor unit: 2.5% of 1025 = 25.625 → 26.
+// Commission returns r of amount (minor units) rounded half away from zero
+// to the minor unit, so that a negative amount (a debit) gets exactly the
+// negation of the positive one: 2.5% of 1025 = 25.625 → 26, of −1025 → −26.
 func (r Rate) Commission(amount int64) int64 {
-	// amount ≤ 999 999 999 999 and r ≤ 1 000 000: the product fits int64.
+	// |amount| ≤ 999 999 999 999 and r ≤ 1 000 000: the product fits int64.
+	if amount < 0 {
+		return -((-amount*int64(r) + 500_000) / 1_000_000)
+	}
 	return (amount*int64(r) + 500_000) / 1_000_000
 }
 

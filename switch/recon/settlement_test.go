@@ -29,6 +29,14 @@ func TestParseRateAndCommission(t *testing.T) {
 		{150000, 3750}, // exact
 		{1, 0},         // 0.025 → 0
 		{20, 1},        // 0.5 → 1
+		{19, 0},        // 0.475 → 0
+		// Debits round symmetrically: half away from zero.
+		{-1025, -26}, // −25.625 → −26
+		{-1020, -26}, // −25.5 → −26
+		{-1019, -25}, // −25.475 → −25
+		{-20, -1},    // −0.5 → −1
+		{-1, 0},      // −0.025 → 0
+		{0, 0},
 	} {
 		if got := r.Commission(c.amount); got != c.want {
 			t.Fatalf("2.5%% of %d = %d, want %d", c.amount, got, c.want)
@@ -37,5 +45,8 @@ func TestParseRateAndCommission(t *testing.T) {
 	// 24 999 999 999.975 rounds up; the product does not overflow.
 	if got := r.Commission(999_999_999_999); got != 25_000_000_000 {
 		t.Fatalf("2.5%% of the largest amount = %d, want 25000000000", got)
+	}
+	if got := r.Commission(-999_999_999_999); got != -25_000_000_000 {
+		t.Fatalf("2.5%% of the largest debit = %d, want -25000000000", got)
 	}
 }

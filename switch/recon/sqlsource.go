@@ -135,7 +135,7 @@ func (s *SQLSource) ScanTxns(ctx context.Context, bank string, from, to time.Tim
 	}
 	_ = rows.Close()
 
-	if err := s.scanPayments(ctx, `WHERE bank = ? AND created_us >= ? AND created_us < ?`, []any{bank, toMicros(from), toMicros(to)}, false,
+	if err := s.scanPayments(ctx, `WHERE bank = ? AND created_us >= ? AND created_us < ? ORDER BY created_us, id`, []any{bank, toMicros(from), toMicros(to)}, false,
 		func(t *Txn) error {
 			applyOpRows(t, ops[t.PaymentID])
 			delete(ops, t.PaymentID)

@@ -450,14 +450,17 @@ func (s *Store) settlementRows(ctx context.Context, d calendar.Date, fn func(*se
 // runTx writes one run atomically: the run, its items, and (when forced)
 // the retirement of the run it replaces.
 type runTx struct {
-	s      *Store
-	tx     *sql.Tx
-	run    *Run
-	buf    []any
-	n      int
-	seq    int64
-	stmt   *sql.Stmt // full batch insert
-	closed bool
+	s    *Store
+	tx   *sql.Tx
+	run  *Run
+	buf  []any
+	n    int
+	seq  int64
+	stmt *sql.Stmt // full batch insert
+	// priorSale and priorRefund are clearedElsewhere's queries, prepared on
+	// first use: every matched sale and refund asks one of them.
+	priorSale, priorRefund *sql.Stmt
+	closed                 bool
 }
 
 const insertBatch = 200
@@ -579,18 +582,25 @@ func (rt *runTx) flush(ctx context.Context) error {
 // another settlement day of the same bank already carries this sale
 // (operationID "") or refund as a cleared row.
 func (rt *runTx) clearedElsewhere(ctx context.Context, paymentID, operationID string) (bool, error) {
-	q := `SELECT 1 FROM recon_items i JOIN recon_runs r ON r.id = i.run_id
+	const base = `SELECT 1 FROM recon_items i JOIN recon_runs r ON r.id = i.run_id
  WHERE i.payment_id = ? AND r.active = 1 AND r.bank = ? AND r.settle_date <> ? AND i.line > 0 AND i.category <> ?`
 	args := []any{paymentID, rt.run.Bank, rt.run.SettleDate.String(), string(DuplicateInClearing)}
-	if operationID == "" {
-		q += ` AND i.kind = ?`
-		args = append(args, string(KindSale))
-	} else {
-		q += ` AND i.kind = ? AND i.operation_id = ?`
-		args = append(args, string(KindRefund), operationID)
+	stmt, q := &rt.priorSale, base+` AND i.kind = ? LIMIT 1`
+	args = append(args, string(KindSale))
+	if operationID != "" {
+		stmt, q = &rt.priorRefund, base+` AND i.kind = ? AND i.operation_id = ? LIMIT 1`
+		args[len(args)-1] = string(KindRefund)
+		args = append(args, operationID)
+	}
+	if *stmt == nil {
+		st, err := rt.tx.PrepareContext(ctx, rt.s.q(q))
+		if err != nil {
+			return false, fmt.Errorf("recon store: preparing the earlier-clearing query: %w", err)
+		}
+		*stmt = st
 	}
 	var one int
-	err := rt.tx.QueryRowContext(ctx, rt.s.q(q+` LIMIT 1`), args...).Scan(&one)
+	err := (*stmt).QueryRowContext(ctx, args...).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -599,6 +609,59 @@ func (rt *runTx) clearedElsewhere(ctx context.Context, paymentID, operationID st
 	}
 	return true, nil
 }
+
+// closeStmts closes the run's prepared statements.
+func (rt *runTx) closeStmts() {
+	for _, st := range []*sql.Stmt{rt.stmt, rt.priorSale, rt.priorRefund} {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+}
+
+// chargebacksElsewhere implements priorChecker: the chargeback and
+// chargeback-reversal rows linked to the payment by accepted runs of other
+// settlement days of the same bank, duplicates excluded.
+func (rt *runTx) chargebacksElsewhere(ctx context.Context, paymentID string) ([]cbRow, error) {
+	rows, err := rt.tx.QueryContext(ctx, rt.s.q(`SELECT i.kind, i.category, i.rrn, i.stan, i.oper_date, i.oper_time, i.amount, i.currency
+ FROM recon_items i JOIN recon_runs r ON r.id = i.run_id
+ WHERE i.payment_id = ? AND r.active = 1 AND r.bank = ? AND r.settle_date <> ? AND i.line > 0
+ AND i.kind IN (?, ?) AND i.category <> ?`),
+		paymentID, rt.run.Bank, rt.run.SettleDate.String(), string(KindChargeback), string(KindChargebackReversal), string(DuplicateInClearing))
+	if err != nil {
+		return nil, fmt.Errorf("recon store: reading earlier chargebacks of %s: %w", paymentID, err)
+	}
+	defer rows.Close()
+	var out []cbRow
+	for rows.Next() {
+		var (
+			r              cbRow
+			kind, cat, opd string
+		)
+		if err := rows.Scan(&kind, &cat, &r.rrn, &r.stan, &opd, &r.operTime, &r.amount, &r.currency); err != nil {
+			return nil, fmt.Errorf("recon store: reading earlier chargebacks of %s: %w", paymentID, err)
+		}
+		r.kind = Kind(kind)
+		r.counted = Category(cat) == Chargeback || Category(cat) == ChargebackReversal
+		if opd != "" {
+			if r.operDate, err = calendar.ParseISO(opd); err != nil {
+				return nil, fmt.Errorf("recon store: reading earlier chargebacks of %s: oper_date %q: %w", paymentID, opd, err)
+			}
+		}
+		out = append(out, r)
+		if len(out) > maxPriorChargebacks {
+			return nil, fmt.Errorf("recon store: payment %s has more than %d chargeback rows", paymentID, maxPriorChargebacks)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("recon store: reading earlier chargebacks of %s: %w", paymentID, err)
+	}
+	return out, nil
+}
+
+// maxPriorChargebacks bounds what one payment's dispute history may hold:
+// a real sale sees a handful of chargeback rows, never thousands.
+const maxPriorChargebacks = 10000
 
 // commit flushes, stores the summary and commits.
 func (rt *runTx) commit(ctx context.Context) error {
@@ -616,7 +679,7 @@ func (rt *runTx) commit(ctx context.Context) error {
 		rt.rollback()
 		return fmt.Errorf("recon store: finishing run: %w", err)
 	}
-	_ = rt.stmt.Close()
+	rt.closeStmts()
 	rt.closed = true
 	if err := rt.tx.Commit(); err != nil {
 		return fmt.Errorf("recon store: committing run: %w", err)
@@ -629,7 +692,7 @@ func (rt *runTx) rollback() {
 		return
 	}
 	rt.closed = true
-	_ = rt.stmt.Close()
+	rt.closeStmts()
 	_ = rt.tx.Rollback()
 }
 

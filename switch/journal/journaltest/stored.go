@@ -1,6 +1,7 @@
 package journaltest
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -117,5 +118,68 @@ func testMessagesInOneWrite(t *testing.T, open Opener, _ options) {
 	}
 	if _, err := s.GetPayment(ctx, p2.ID); err == nil {
 		t.Fatal("the payment of a refused write was stored")
+	}
+}
+
+// testSaveIndexedColumns: SavePayment / SaveOperation store a changed bank,
+// STAN or RRN (failover, a STAN allocated at the first attempt) as well as
+// an unchanged one, keep the bank/RRN and bank/STAN look-ups right, and
+// still refuse a stale version whether or not those columns changed.
+func testSaveIndexedColumns(t *testing.T, open Opener, _ options) {
+	s := open(t)
+	ctx := ctxT(t)
+	v := testVault(t)
+	p := newPayment(t, v, "idx-1", 700)
+	p.STAN, p.RRN = "000101", "633100000101"
+	op := authOp(700)
+	op.PaymentID, op.STAN, op.RRN = p.ID, "000101", "633100000101"
+	if err := s.Write(ctx, journal.InsertPayment(p), journal.InsertOperation(op)); err != nil {
+		t.Fatal(err)
+	}
+	stale, staleOp := *p, *op
+
+	// Unchanged indexed columns.
+	p.Status, op.Status = journal.PaymentApproved, journal.OpApproved
+	if err := s.Write(ctx, journal.SavePayment(p), journal.SaveOperation(op)); err != nil {
+		t.Fatalf("save with unchanged bank/STAN/RRN: %v", err)
+	}
+	// Changed ones: another bank, STAN and RRN.
+	p.Bank, p.STAN, p.RRN = "sber", "000202", "633100000202"
+	op.Bank, op.STAN, op.RRN = "sber", "000202", "633100000202"
+	if err := s.Write(ctx, journal.SavePayment(p), journal.SaveOperation(op)); err != nil {
+		t.Fatalf("save with changed bank/STAN/RRN: %v", err)
+	}
+	got, err := s.GetPayment(ctx, p.ID)
+	if err != nil || got.Bank != "sber" || got.RRN != "633100000202" || got.STAN != "000202" || got.Status != journal.PaymentApproved || got.Version != 3 {
+		t.Fatalf("payment after saves: %+v %v", got, err)
+	}
+	ops, err := s.FindOperationsBySTAN(ctx, "sber", "000202", 10)
+	if err != nil || len(ops) != 1 || ops[0].ID != op.ID || ops[0].RRN != "633100000202" || ops[0].Version != 3 {
+		t.Fatalf("look-up by the new bank and STAN: %+v %v", ops, err)
+	}
+	if old, err := s.FindOperationsBySTAN(ctx, "alfa", "000101", 10); err != nil || len(old) != 0 {
+		t.Fatalf("look-up by the old bank and STAN still finds %d operations (%v)", len(old), err)
+	}
+	// Stale versions are refused, with the indexed columns as stored
+	// (narrow statement) and as changed (full statement).
+	stale.Status, staleOp.Status = journal.PaymentDeclined, journal.OpDeclined
+	for _, c := range []struct {
+		name string
+		m    journal.Mutation
+	}{
+		{"payment, old bank", journal.SavePayment(&stale)},
+		{"operation, old bank", journal.SaveOperation(&staleOp)},
+	} {
+		if err := s.Write(ctx, c.m); !errors.Is(err, journal.ErrVersionConflict) {
+			t.Errorf("%s: stale save gave %v, want a version conflict", c.name, err)
+		}
+	}
+	stale2, staleOp2 := *got, *ops[0]
+	stale2.Version, staleOp2.Version = 2, 2
+	if err := s.Write(ctx, journal.SavePayment(&stale2)); !errors.Is(err, journal.ErrVersionConflict) {
+		t.Errorf("stale payment with the stored bank/RRN: %v, want a version conflict", err)
+	}
+	if err := s.Write(ctx, journal.SaveOperation(&staleOp2)); !errors.Is(err, journal.ErrVersionConflict) {
+		t.Errorf("stale operation with the stored bank/STAN/RRN: %v, want a version conflict", err)
 	}
 }

@@ -79,6 +79,7 @@ func Run(t *testing.T, open Opener, opts ...Option) {
 		{"Paging", testPaging},
 		{"StoredMatchesReadBack", testStoredMatchesReadBack},
 		{"MessagesInOneWrite", testMessagesInOneWrite},
+		{"SaveIndexedColumns", testSaveIndexedColumns},
 		{"ReconStates", testReconStates},
 	}
 	for _, tc := range tests {
