@@ -290,8 +290,10 @@ func (r *Router) Watch(ctx context.Context) error {
 	if err := w.Add(dir); err != nil {
 		return fmt.Errorf("watch routing table directory %s: %w", dir, err)
 	}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+	// The file may have changed between the load at start and the watch
+	// taking hold: re-read it once now (an unchanged file is not parsed
+	// again), so no edit falls into that gap.
+	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {

@@ -76,8 +76,18 @@ func TestFaultDropAndRefuseConnections(t *testing.T) {
 	}
 	c4 := dial(t, s)
 	code(t, c4, c4.network("301"), "00")
-	if st := s.Stats(); st.RefusedByFault != 1 || st.Connections != 1 {
-		t.Fatalf("stats %+v", st)
+	// The host notices closed connections asynchronously: wait for the
+	// count to settle instead of reading it once.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		st := s.Stats()
+		if st.RefusedByFault == 1 && st.Connections == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
