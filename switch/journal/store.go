@@ -264,24 +264,29 @@ func (s *store) UpdatePayment(ctx context.Context, p *Payment) error {
 	return s.Write(ctx, SavePayment(p))
 }
 
-func (s *store) queryPayments(ctx context.Context, where string, args ...any) ([]*Payment, error) {
-	rows, err := s.be.reader().query(ctx, `SELECT `+paymentCols+` FROM payments `+where, args...)
+// queryAll runs a read and scans every row; what names the rows in errors.
+func queryAll[T any](ctx context.Context, q querier, what string, scan func(rowIter) (T, error), sql string, args ...any) ([]T, error) {
+	rows, err := q.query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("journal: reading payments: %w", err)
+		return nil, fmt.Errorf("journal: reading %s: %w", what, err)
 	}
 	defer rows.Close()
-	var out []*Payment
+	var out []T
 	for rows.Next() {
-		p, err := scanPayment(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, p)
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("journal: reading payments: %w", err)
+		return nil, fmt.Errorf("journal: reading %s: %w", what, err)
 	}
 	return out, nil
+}
+
+func (s *store) queryPayments(ctx context.Context, where string, args ...any) ([]*Payment, error) {
+	return queryAll(ctx, s.be.reader(), "payments", scanPayment, `SELECT `+paymentCols+` FROM payments `+where, args...)
 }
 
 func (s *store) GetPayment(ctx context.Context, id string) (*Payment, error) {
@@ -376,23 +381,7 @@ func (s *store) UpdateOperation(ctx context.Context, op *Operation) error {
 }
 
 func (s *store) queryOps(ctx context.Context, where string, args ...any) ([]*Operation, error) {
-	rows, err := s.be.reader().query(ctx, `SELECT `+opCols+` FROM operations `+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("journal: reading operations: %w", err)
-	}
-	defer rows.Close()
-	var out []*Operation
-	for rows.Next() {
-		op, err := scanOperation(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, op)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("journal: reading operations: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.be.reader(), "operations", scanOperation, `SELECT `+opCols+` FROM operations `+where, args...)
 }
 
 func (s *store) GetOperation(ctx context.Context, id string) (*Operation, error) {
@@ -465,23 +454,8 @@ func (s *store) LogMessage(ctx context.Context, m *Message) error {
 }
 
 func (s *store) ListMessages(ctx context.Context, paymentID string) ([]*Message, error) {
-	rows, err := s.be.reader().query(ctx, `SELECT `+msgCols+` FROM messages WHERE payment_id = ? ORDER BY id LIMIT ?`, paymentID, int64(maxListLimit))
-	if err != nil {
-		return nil, fmt.Errorf("journal: reading messages: %w", err)
-	}
-	defer rows.Close()
-	var out []*Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("journal: reading messages: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.be.reader(), "messages", scanMessage,
+		`SELECT `+msgCols+` FROM messages WHERE payment_id = ? ORDER BY id LIMIT ?`, paymentID, int64(maxListLimit))
 }
 
 func (s *store) BeginIdempotency(ctx context.Context, k IdempotencyBegin) (IdempotencyResult, error) {
@@ -519,23 +493,7 @@ func (s *store) ListInFlightIdempotency(ctx context.Context, before time.Time, l
 		args = append(args, toUS(before))
 	}
 	args = append(args, int64(listLimit(limit)))
-	rows, err := s.be.reader().query(ctx, `SELECT `+idemCols+` FROM idempotency_keys `+where+` ORDER BY created_us LIMIT ?`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("journal: listing in-flight keys: %w", err)
-	}
-	defer rows.Close()
-	var out []*IdempotencyRecord
-	for rows.Next() {
-		k, err := scanIdem(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("journal: listing in-flight keys: %w", err)
-	}
-	return out, nil
+	return s.queryIdem(ctx, where+` ORDER BY created_us LIMIT ?`, args...)
 }
 
 func (s *store) ListInFlightIdempotencyAfter(ctx context.Context, before time.Time, after IdemCursor, limit int) ([]*IdempotencyRecord, error) {
@@ -555,23 +513,7 @@ func (s *store) ListInFlightIdempotencyAfter(ctx context.Context, before time.Ti
 }
 
 func (s *store) queryIdem(ctx context.Context, where string, args ...any) ([]*IdempotencyRecord, error) {
-	rows, err := s.be.reader().query(ctx, `SELECT `+idemCols+` FROM idempotency_keys `+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("journal: listing in-flight keys: %w", err)
-	}
-	defer rows.Close()
-	var out []*IdempotencyRecord
-	for rows.Next() {
-		k, err := scanIdem(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("journal: listing in-flight keys: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.be.reader(), "idempotency keys", scanIdem, `SELECT `+idemCols+` FROM idempotency_keys `+where, args...)
 }
 
 func (s *store) PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int64, error) {
@@ -646,23 +588,7 @@ func (s *store) MakeDue(ctx context.Context, id string) error {
 }
 
 func (s *store) querySAF(ctx context.Context, where string, args ...any) ([]*SAFItem, error) {
-	rows, err := s.be.reader().query(ctx, `SELECT `+safCols+` FROM saf_queue `+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("journal: reading SAF items: %w", err)
-	}
-	defer rows.Close()
-	var out []*SAFItem
-	for rows.Next() {
-		it, err := scanSAF(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("journal: reading SAF items: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.be.reader(), "SAF items", scanSAF, `SELECT `+safCols+` FROM saf_queue `+where, args...)
 }
 
 func (s *store) GetSAF(ctx context.Context, id string) (*SAFItem, error) {
