@@ -234,73 +234,22 @@ func aAdviceRequest(op specs.Op, stan, rrn string) *Request {
 }
 
 func goldenRequestsA() []goldenRequest {
-	preauth := aAuthRequest(specs.OpPreauth, "000123", "633100000123")
-	preauth.CardSource = SourceCredentialOnFile
-	preauth.MerchantInitiated = true
-	preauth.StoredCredential = &StoredCredential{Initiator: InitiatorMerchant, Type: CredentialRecurring,
-		Sequence: SequenceSubsequent, NetworkTransactionID: "123456789012345"}
-
-	purchase := aAuthRequest(specs.OpPurchase, "000125", "633100000125")
-	purchase.ThreeDS = &ThreeDS{ECI: "05", AuthenticationValue: "AAABBEg0VhI0VniQEjRWAAAAAAA=",
-		DSTransactionID: "f25084f0-5b16-4c0a-ae5d-b24808a95e4b", Version: "2.2.0"}
-	purchase.CVV = "123"
-	purchase.SubMerchantID = "SELLER-0042"
-
-	refund := aAuthRequest(specs.OpRefund, "000188", "633100000188")
-	refund.TransmissionTime, refund.LocalTime = tRefund, tRefund
-	refund.Amount = 50000
-	refund.SubMerchantID = "SELLER-0042"
-	refund.Original = &Original{MTI: "0200", STAN: "000125", TransmissionTime: t0, AcquirerID: "12345678"}
-
-	completion := aAdviceRequest(specs.OpCompletion, "000126", "633100000123")
-	completion.TransmissionTime, completion.LocalTime = tCapture, tCapture
-	completion.Amount = 120000
-	completion.AuthCode = "A1B2C3"
-	completion.Original = &Original{MTI: "0100", STAN: "000123", TransmissionTime: t0, AcquirerID: "12345678"}
-
-	completionRepeat := *completion
-	completionRepeat.Repeat = true
-	completionRepeat.TransmissionTime = tCapture.Add(30e9)
-
-	advice := aAdviceRequest(specs.OpAdvicePurchase, "000128", "633100000127")
-	advice.AuthCode, advice.ResponseCode = "SI0127", "00"
-	advice.Original = &Original{MTI: "0200", STAN: "000127", TransmissionTime: t0, AcquirerID: "12345678"}
-
-	advicePre := aAdviceRequest(specs.OpAdvicePreauth, "000130", "633100000129")
-	advicePre.AuthCode, advicePre.ResponseCode = "SI0129", "00"
-	advicePre.Original = &Original{MTI: "0100", STAN: "000129", TransmissionTime: t0, AcquirerID: "12345678"}
-
-	advicePreRepeat := *advicePre
-	advicePreRepeat.Repeat = true
-	advicePreRepeat.TransmissionTime = t0.Add(30e9)
-
-	reversal := &Request{
-		Op: specs.OpReversal, STAN: "000131", RRN: "633100000125", TransmissionTime: t0.Add(20e9),
-		PAN: "4000000000000010", Amount: 150000, CurrencyNumeric: "398", AcquirerID: "12345678",
-		TerminalID: "T0000123", MerchantID: "M00000000000123",
-		Original: &Original{MTI: "0200", STAN: "000125", TransmissionTime: t0, AcquirerID: "12345678", ProcessingCode: "000000"},
-	}
-	partial := *reversal
-	partial.STAN = "000132"
-	partial.Replacement = i64(100000)
-	reversalRepeat := *reversal
-	reversalRepeat.Repeat = true
-	reversalRepeat.TransmissionTime = t0.Add(50e9)
+	m := newGoldenModels()
 
 	echo := &Request{Op: specs.OpEcho, STAN: "000200", TransmissionTime: t0, NetworkCode: "301"}
 
 	return []goldenRequest{
-		{name: "0100 preauth COF MIT", req: preauth, pieces: aPreauth},
-		{name: "0200 purchase 3DS", req: purchase, pieces: aPurchase},
-		{name: "0200 refund", req: refund, pieces: aRefund},
-		{name: "0220 completion", req: completion, pieces: aCompletion},
-		{name: "0221 completion repeat", req: &completionRepeat, pieces: aCompletionRepeat},
-		{name: "0220 stand-in advice", req: advice, pieces: aAdvicePurchase},
-		{name: "0120 advice", req: advicePre, pieces: aAdvicePreauth},
-		{name: "0121 advice repeat", req: &advicePreRepeat, pieces: aAdvicePreauthRepeat},
-		{name: "0400 full reversal", req: reversal, pieces: aReversal},
-		{name: "0400 partial reversal", req: &partial, pieces: aReversalPartial},
-		{name: "0401 reversal repeat", req: &reversalRepeat, pieces: aReversalRepeat},
+		{name: "0100 preauth COF MIT", req: m.preauth, pieces: aPreauth},
+		{name: "0200 purchase 3DS", req: m.purchase, pieces: aPurchase},
+		{name: "0200 refund", req: m.refund, pieces: aRefund},
+		{name: "0220 completion", req: m.completion, pieces: aCompletion},
+		{name: "0221 completion repeat", req: m.completionRepeat, pieces: aCompletionRepeat},
+		{name: "0220 stand-in advice", req: m.advice, pieces: aAdvicePurchase},
+		{name: "0120 advice", req: m.advicePre, pieces: aAdvicePreauth},
+		{name: "0121 advice repeat", req: m.advicePreRepeat, pieces: aAdvicePreauthRepeat},
+		{name: "0400 full reversal", req: m.reversal, pieces: aReversal},
+		{name: "0400 partial reversal", req: m.partial, pieces: aReversalPartial},
+		{name: "0401 reversal repeat", req: m.reversalRepeat, pieces: aReversalRepeat},
 		{name: "0800 echo", req: echo, pieces: aEcho},
 	}
 }

@@ -212,79 +212,25 @@ func bNetwork(stan, code string) []wf {
 	}
 }
 
-func bAuthRequest(op specs.Op, stan, rrn string) *Request {
-	r := aAuthRequest(op, stan, rrn)
-	return r
-}
-
 func goldenRequestsB() []goldenRequest {
-	preauth := bAuthRequest(specs.OpPreauth, "000123", "633100000123")
-	preauth.CardSource = SourceCredentialOnFile
-	preauth.MerchantInitiated = true
-	preauth.StoredCredential = &StoredCredential{Initiator: InitiatorMerchant, Type: CredentialRecurring,
-		Sequence: SequenceSubsequent, NetworkTransactionID: "123456789012345"}
-
-	purchase := bAuthRequest(specs.OpPurchase, "000125", "633100000125")
-	purchase.ThreeDS = &ThreeDS{ECI: "05", AuthenticationValue: "AAABBEg0VhI0VniQEjRWAAAAAAA=",
-		DSTransactionID: "f25084f0-5b16-4c0a-ae5d-b24808a95e4b", Version: "2.2.0"}
-	purchase.CVV = "123"
-	purchase.SubMerchantID = "SELLER-0042"
-
-	refund := bAuthRequest(specs.OpRefund, "000188", "633100000188")
-	refund.TransmissionTime, refund.LocalTime = tRefund, tRefund
-	refund.Amount = 50000
-	refund.SubMerchantID = "SELLER-0042"
-	refund.Original = &Original{MTI: "0200", STAN: "000125", TransmissionTime: t0, AcquirerID: "12345678"}
-
-	completion := aAdviceRequest(specs.OpCompletion, "000126", "633100000123")
-	completion.TransmissionTime, completion.LocalTime = tCapture, tCapture
-	completion.Amount = 120000
-	completion.AuthCode = "A1B2C3"
-	completion.Original = &Original{MTI: "0100", STAN: "000123", TransmissionTime: t0, AcquirerID: "12345678"}
-	completionRepeat := *completion
-	completionRepeat.Repeat = true
-	completionRepeat.TransmissionTime = tCapture.Add(30e9)
-
-	advice := aAdviceRequest(specs.OpAdvicePurchase, "000128", "633100000127")
-	advice.AuthCode, advice.ResponseCode = "SI0127", "00"
-	advice.Original = &Original{MTI: "0200", STAN: "000127", TransmissionTime: t0, AcquirerID: "12345678"}
-
-	advicePre := aAdviceRequest(specs.OpAdvicePreauth, "000130", "633100000129")
-	advicePre.AuthCode, advicePre.ResponseCode = "SI0129", "00"
-	advicePre.Original = &Original{MTI: "0100", STAN: "000129", TransmissionTime: t0, AcquirerID: "12345678"}
-	advicePreRepeat := *advicePre
-	advicePreRepeat.Repeat = true
-	advicePreRepeat.TransmissionTime = t0.Add(30e9)
-
-	reversal := &Request{
-		Op: specs.OpReversal, STAN: "000131", RRN: "633100000125", TransmissionTime: t0.Add(20e9),
-		PAN: "4000000000000010", Amount: 150000, CurrencyNumeric: "398", AcquirerID: "12345678",
-		TerminalID: "T0000123", MerchantID: "M00000000000123",
-		Original: &Original{MTI: "0200", STAN: "000125", TransmissionTime: t0, AcquirerID: "12345678", ProcessingCode: "000000"},
-	}
-	partial := *reversal
-	partial.STAN = "000132"
-	partial.Replacement = i64(100000)
-	reversalRepeat := *reversal
-	reversalRepeat.Repeat = true
-	reversalRepeat.TransmissionTime = t0.Add(50e9)
+	m := newGoldenModels()
 
 	network := func(op specs.Op, stan, code string) *Request {
 		return &Request{Op: op, STAN: stan, TransmissionTime: t0, NetworkCode: code}
 	}
 
 	return []goldenRequest{
-		{name: "0100 preauth COF MIT", req: preauth, pieces: bPreauth},
-		{name: "0200 purchase 3DS", req: purchase, pieces: bPurchase},
-		{name: "0220 refund", req: refund, pieces: bRefund},
-		{name: "0220 completion", req: completion, pieces: bCompletion},
-		{name: "0221 completion repeat", req: &completionRepeat, pieces: bCompletionRepeat},
-		{name: "0220 stand-in advice", req: advice, pieces: bAdvicePurchase},
-		{name: "0120 advice", req: advicePre, pieces: bAdvicePreauth},
-		{name: "0121 advice repeat", req: &advicePreRepeat, pieces: bAdvicePreauthRepeat},
-		{name: "0420 full reversal", req: reversal, pieces: bReversal},
-		{name: "0420 partial reversal", req: &partial, pieces: bReversalPartial},
-		{name: "0421 reversal repeat", req: &reversalRepeat, pieces: bReversalRepeat},
+		{name: "0100 preauth COF MIT", req: m.preauth, pieces: bPreauth},
+		{name: "0200 purchase 3DS", req: m.purchase, pieces: bPurchase},
+		{name: "0220 refund", req: m.refund, pieces: bRefund},
+		{name: "0220 completion", req: m.completion, pieces: bCompletion},
+		{name: "0221 completion repeat", req: m.completionRepeat, pieces: bCompletionRepeat},
+		{name: "0220 stand-in advice", req: m.advice, pieces: bAdvicePurchase},
+		{name: "0120 advice", req: m.advicePre, pieces: bAdvicePreauth},
+		{name: "0121 advice repeat", req: m.advicePreRepeat, pieces: bAdvicePreauthRepeat},
+		{name: "0420 full reversal", req: m.reversal, pieces: bReversal},
+		{name: "0420 partial reversal", req: m.partial, pieces: bReversalPartial},
+		{name: "0421 reversal repeat", req: m.reversalRepeat, pieces: bReversalRepeat},
 		{name: "0800 sign-on", req: network(specs.OpSignOn, "000201", "001"), pieces: bNetwork("000201", "001")},
 		{name: "0800 sign-off", req: network(specs.OpSignOff, "000202", "002"), pieces: bNetwork("000202", "002")},
 		{name: "0800 echo", req: network(specs.OpEcho, "000203", "301"), pieces: bNetwork("000203", "301")},
